@@ -1,0 +1,61 @@
+// swift-tools-version:6.0
+// Estuary: a metrics relay from collectd, graphite and SNMP to InfluxDB.
+import PackageDescription
+
+let package = Package(
+    name: "Estuary",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "estuary", targets: ["estuary"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries, through pkg-config, with shims for what Swift cannot import.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CNetSNMP", pkgConfig: "netsnmp", providers: [.apt(["libsnmp-dev"])]),
+
+        // The point model: no dependencies, no Foundation.
+        .target(name: "EstuaryModel"),
+        // Pure wire formats: bytes in, points and rejections out. No I/O.
+        .target(name: "EstuaryWire", dependencies: ["EstuaryModel"]),
+        // collectd's signature and encryption through libcrypto.
+        .target(name: "EstuaryCrypto", dependencies: ["EstuaryWire", "CLibcrypto"]),
+        // Reading the files configuration points at (types.db, AuthFile).
+        .target(name: "EstuaryFiles", dependencies: ["EstuaryWire"]),
+        // The command line, as a library so tests can run commands in-process.
+        .target(name: "EstuaryCLI", dependencies: [
+            "EstuaryModel", "EstuaryWire", "EstuaryCrypto", "EstuaryFiles",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "estuary", dependencies: [
+            "EstuaryCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Benchmarks (`make bench`), built in release mode only by the Makefile.
+        .executableTarget(name: "estuary-bench", dependencies: [
+            "EstuaryModel", "EstuaryWire", "EstuaryCrypto", "EstuaryFiles",
+        ]),
+
+        // libFuzzer harnesses: plain targets exporting LLVMFuzzerTestOneInput (see Makefile `fuzz`).
+        .target(name: "FuzzCollectd", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzCollectd"),
+        .target(name: "FuzzGraphite", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzGraphite"),
+        .target(name: "FuzzLineProtocol", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzLineProtocol"),
+
+        .testTarget(name: "EstuaryWireTests",
+                    dependencies: ["EstuaryWire", "EstuaryModel", "EstuaryCrypto", "EstuaryFiles"],
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "EstuaryCLITests", dependencies: ["EstuaryCLI", "EstuaryWire", "EstuaryModel"]),
+        .testTarget(name: "CNetSNMPTests", dependencies: ["CNetSNMP"]),
+    ]
+)
+
+// Strictness for every target, in one place.
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,168 @@
+import EstuaryModel
+
+/// Why a graphite plaintext line was not turned into a point.
+public enum GraphiteRejectionReason: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Longer than the listener's maximum line length.
+    case lineTooLong(length: Int, limit: Int)
+    /// Only a path, no value.
+    case missingValue
+    /// The value is not a number.
+    case invalidValue
+    /// The timestamp is not a number.
+    case invalidTimestamp
+    /// The timestamp is outside what nanoseconds in an Int64 can hold (years 1677–2262);
+    /// typically milliseconds sent where seconds are expected.
+    case timestampOutOfRange
+    /// More than `path value timestamp`.
+    case extraFields
+    /// A Graphite 1.1 tag that is not `name=value` with both non-empty.
+    case invalidTag
+    /// An empty path (e.g. a line starting with `;`).
+    case emptyPath
+    /// `nan`, `inf`: InfluxDB cannot store them.
+    case nonFiniteValue
+
+    /// The counter label for this reason.
+    public var code: String {
+        switch self {
+        case .lineTooLong: return "line_too_long"
+        case .missingValue: return "missing_value"
+        case .invalidValue: return "invalid_value"
+        case .invalidTimestamp: return "invalid_timestamp"
+        case .timestampOutOfRange: return "timestamp_out_of_range"
+        case .extraFields: return "extra_fields"
+        case .invalidTag: return "invalid_tag"
+        case .emptyPath: return "empty_path"
+        case .nonFiniteValue: return "non_finite"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .lineTooLong(let length, let limit): return "line of \(length) bytes is longer than the limit of \(limit)"
+        case .missingValue: return "no value after the path"
+        case .invalidValue: return "value is not a number"
+        case .invalidTimestamp: return "timestamp is not a number"
+        case .timestampOutOfRange: return "timestamp out of range (seconds expected)"
+        case .extraFields: return "more than 'path value timestamp'"
+        case .invalidTag: return "tag is not name=value"
+        case .emptyPath: return "empty metric path"
+        case .nonFiniteValue: return "value is NaN or infinite: no point"
+        }
+    }
+}
+
+/// A rejected graphite line: its number in the input (1-based) and the reason.
+public struct GraphiteRejection: Sendable, Hashable, CustomStringConvertible {
+    public var line: Int
+    public var reason: GraphiteRejectionReason
+
+    public init(line: Int, reason: GraphiteRejectionReason) {
+        self.line = line
+        self.reason = reason
+    }
+
+    public var description: String { "line \(line): \(reason)" }
+}
+
+/// One parsed plaintext line: byte ranges into the line for the path and its Graphite 1.1
+/// tags, the value, and the timestamp in seconds (nil when missing or -1, meaning now).
+public struct GraphiteLine: Sendable, Hashable {
+    /// The metric path, without `;tags`.
+    public var path: Range<Int>
+    /// The `;name=value` part after the path (without the first `;`), empty when there are none.
+    public var tags: Range<Int>
+    public var value: Double
+    public var seconds: Double?
+}
+
+/// Parses graphite plaintext lines (`path value [timestamp]`) on bytes.
+///
+/// Fields are separated by spaces or tabs; leading white space and a trailing CR are
+/// tolerated; the timestamp is in seconds, fractional allowed; a missing timestamp or `-1`
+/// means now. Values that parse but are NaN or infinite are rejected (`nonFiniteValue`).
+public struct GraphiteLineParser: Sendable {
+    public init() {}
+
+    /// Parses one line (without its `\n`). Blank lines give nil and no rejection.
+    public func parse(_ line: UnsafeRawBufferPointer) -> Result<GraphiteLine, GraphiteRejectionReason>? {
+        var end = line.count
+        if end > 0 && line[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+        var i = 0
+        @inline(__always) func isBlank(_ b: UInt8) -> Bool { b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") }
+        while i < end && isBlank(line[i]) { i += 1 }
+        if i == end { return nil }
+
+        // Path (and tags), up to the first blank.
+        let pathStart = i
+        var semicolon = -1
+        while i < end && !isBlank(line[i]) {
+            if semicolon < 0 && line[i] == UInt8(ascii: ";") { semicolon = i }
+            i += 1
+        }
+        let pathEnd = semicolon >= 0 ? semicolon : i
+        let tags = semicolon >= 0 ? (semicolon + 1)..<i : i..<i
+        if pathEnd == pathStart { return .failure(.emptyPath) }
+        if semicolon >= 0 && !Self.validTags(line, tags) { return .failure(.invalidTag) }
+
+        while i < end && isBlank(line[i]) { i += 1 }
+        if i == end { return .failure(.missingValue) }
+        let valueStart = i
+        while i < end && !isBlank(line[i]) { i += 1 }
+        guard let value = DecimalParsing.parseDouble(UnsafeRawBufferPointer(rebasing: line[valueStart..<i])) else {
+            return .failure(.invalidValue)
+        }
+
+        while i < end && isBlank(line[i]) { i += 1 }
+        var seconds: Double?
+        if i < end {
+            let timeStart = i
+            while i < end && !isBlank(line[i]) { i += 1 }
+            guard let t = DecimalParsing.parseDouble(UnsafeRawBufferPointer(rebasing: line[timeStart..<i])), !t.isNaN else {
+                return .failure(.invalidTimestamp)
+            }
+            while i < end && isBlank(line[i]) { i += 1 }
+            if i < end { return .failure(.extraFields) }
+            if t != -1 {
+                guard t > -9_223_372_036, t < 9_223_372_036 else { return .failure(.timestampOutOfRange) }
+                seconds = t
+            }
+        }
+        if !value.isFinite { return .failure(.nonFiniteValue) }
+        return .success(GraphiteLine(path: pathStart..<pathEnd, tags: tags, value: value, seconds: seconds))
+    }
+
+    /// Every `;`-separated tag is `name=value` with both sides non-empty.
+    private static func validTags(_ line: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+        var start = range.lowerBound
+        while start <= range.upperBound {
+            var end = start
+            while end < range.upperBound && line[end] != UInt8(ascii: ";") { end += 1 }
+            var equals = -1
+            for j in start..<end where line[j] == UInt8(ascii: "=") {
+                equals = j
+                break
+            }
+            if equals <= start || equals == end - 1 { return false }
+            start = end + 1
+        }
+        return true
+    }
+
+    /// The tags of a parsed line, as model tags.
+    public func tags(of line: GraphiteLine, in bytes: UnsafeRawBufferPointer) -> [Tag] {
+        guard !line.tags.isEmpty else { return [] }
+        var tags: [Tag] = []
+        var start = line.tags.lowerBound
+        while start < line.tags.upperBound {
+            var end = start
+            while end < line.tags.upperBound && bytes[end] != UInt8(ascii: ";") { end += 1 }
+            var equals = start
+            while bytes[equals] != UInt8(ascii: "=") { equals += 1 }
+            tags.append(Tag(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<equals]), as: UTF8.self),
+                            String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(equals + 1)..<end]), as: UTF8.self)))
+            start = end + 1
+        }
+        return tags
+    }
+}
