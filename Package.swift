@@ -44,10 +44,12 @@ let package = Package(
         .target(name: "FuzzGraphite", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzGraphite"),
         .target(name: "FuzzLineProtocol", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzLineProtocol"),
 
+        // Shared by the test targets: golden fixtures and point comparison.
+        .target(name: "EstuaryTestSupport", dependencies: ["EstuaryModel", "EstuaryWire"], path: "Tests/EstuaryTestSupport"),
         .testTarget(name: "EstuaryWireTests",
-                    dependencies: ["EstuaryWire", "EstuaryModel", "EstuaryCrypto", "EstuaryFiles"],
+                    dependencies: ["EstuaryWire", "EstuaryModel", "EstuaryCrypto", "EstuaryFiles", "EstuaryTestSupport"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "EstuaryCLITests", dependencies: ["EstuaryCLI", "EstuaryWire", "EstuaryModel"]),
+        .testTarget(name: "EstuaryCLITests", dependencies: ["EstuaryWire", "EstuaryModel", "EstuaryTestSupport"]),
         .testTarget(name: "CNetSNMPTests", dependencies: ["CNetSNMP"]),
     ]
 )

@@ -1,0 +1,55 @@
+import EstuaryModel
+import EstuaryWire
+import Foundation
+
+/// The golden fixtures under Tests/EstuaryWireTests/Fixtures, found from this file's path
+/// (tests run from the source tree; they never read anything outside the repository).
+public enum Fixtures {
+    public static let root: String = {
+        let here = URL(fileURLWithPath: #filePath)
+        return here.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("EstuaryWireTests/Fixtures").path
+    }()
+
+    public static let collectd = root + "/collectd"
+
+    public static func bytes(_ path: String) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            fatalError("fixture missing: \(path)")
+        }
+        return [UInt8](data)
+    }
+
+    public static func text(_ path: String) -> String {
+        String(decoding: bytes(path), as: UTF8.self)
+    }
+
+    /// The files of a folder with a given suffix, sorted by name (full paths).
+    public static func files(in folder: String, suffix: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { $0.hasSuffix(suffix) }.sorted().map { folder + "/" + $0 }
+    }
+
+    /// Points of a line-protocol golden file; fails loudly on a line that does not parse.
+    public static func points(lineProtocol path: String) -> [Point] {
+        let (points, errors) = LineProtocolParser().parse(text(path))
+        precondition(errors.isEmpty, "golden file \(path) does not parse: \(errors.prefix(3))")
+        return points
+    }
+
+    public static let typesDB: TypesDB = {
+        do {
+            return try TypesDB(parsing: text(collectd + "/types.db"))
+        } catch {
+            fatalError("fixture types.db does not parse: \(error)")
+        }
+    }()
+
+    public static let authFile: CollectdAuthFile = {
+        do {
+            return try CollectdAuthFile(parsing: text(collectd + "/authfile"))
+        } catch {
+            fatalError("fixture authfile does not parse: \(error)")
+        }
+    }()
+}

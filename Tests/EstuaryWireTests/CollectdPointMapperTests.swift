@@ -1,0 +1,204 @@
+import EstuaryModel
+import EstuaryTestSupport
+@testable import EstuaryWire
+import Testing
+
+func mapLists(_ lists: [CollectdValueList], schema: CollectdSchema = .split, storeRates: Bool = false,
+              typesDB: TypesDB = Fixtures.typesDB)
+    -> (points: [Point], rejections: [CollectdRejection], stats: CollectdMappingStats) {
+    var mapper = CollectdPointMapper(typesDB: typesDB, schema: schema, storeRates: storeRates)
+    var points: [Point] = []
+    var rejections: [CollectdRejection] = []
+    var stats = CollectdMappingStats()
+    for list in lists { mapper.map(list, into: &points, rejections: &rejections, stats: &stats) }
+    return (points, rejections, stats)
+}
+
+func list(plugin: String = "interface", pi: String = "eth0", type: String = "if_octets", ti: String = "",
+          host: String = "web-1", seconds: Double = 100, interval: Double = 10, _ values: [CollectdValue]) -> CollectdValueList {
+    CollectdValueList(host: host, plugin: plugin, pluginInstance: pi, type: type, typeInstance: ti,
+                      time: UInt64(seconds * 1_073_741_824), interval: UInt64(interval * 1_073_741_824), values: values)
+}
+
+@Suite("collectd value lists to points")
+struct CollectdPointMapperTests {
+    @Test("split: one point per data source named <plugin>_<ds>, tags host/instance/type/type_instance, field value")
+    func splitSchema() {
+        let (points, rejections, _) = mapLists([list([.derive(2_296_850), .derive(1_000)])])
+        #expect(rejections.isEmpty)
+        #expect(LineProtocolEncoder().string(points) == """
+            interface_rx,host=web-1,instance=eth0,type=if_octets value=2296850 100000000000
+            interface_tx,host=web-1,instance=eth0,type=if_octets value=1000 100000000000
+
+            """)
+    }
+
+    @Test("join: one point per value list named <plugin>, a field per data source")
+    func joinSchema() {
+        let (points, _, _) = mapLists([list(plugin: "load", pi: "", type: "load", [.gauge(0.5), .gauge(0.25), .gauge(0.125)])],
+                                      schema: .join)
+        #expect(LineProtocolEncoder().string(points)
+                == "load,host=web-1,type=load shortterm=0.5,midterm=0.25,longterm=0.125 100000000000\n")
+    }
+
+    @Test("NaN and infinite values give no point and are counted; in join only that field goes")
+    func nonFinite() {
+        let lists = [list(plugin: "load", pi: "", type: "load", [.gauge(.nan), .gauge(1), .gauge(-.infinity)])]
+        let split = mapLists(lists)
+        #expect(split.points.map(\.measurement) == ["load_midterm"])
+        #expect(split.rejections.map(\.reason.code) == ["non_finite", "non_finite"])
+        let join = mapLists(lists, schema: .join)
+        #expect(join.points.map(\.fields) == [[Field("midterm", .float(1))]])
+    }
+
+    @Test("a type missing from types.db is kept: DS name value, or 0, 1, ... for several values")
+    func unknownType() {
+        let (points, _, stats) = mapLists([list(plugin: "exec", pi: "", type: "nosuchtype", [.gauge(1)]),
+                                           list(plugin: "exec", pi: "", type: "pair", [.gauge(1), .gauge(2)])])
+        #expect(points.map(\.measurement) == ["exec_value", "exec_0", "exec_1"])
+        #expect(stats.unknownType == 2)
+    }
+
+    @Test("a value count that disagrees with types.db drops the value list, with a reason")
+    func countMismatch() {
+        let (points, rejections, _) = mapLists([list([.derive(1)])])
+        #expect(points.isEmpty)
+        #expect(rejections.map(\.reason) == [.valueCountMismatch(type: "if_octets", expected: 2, received: 1)])
+    }
+
+    @Test("slashes become _, one leading slash goes, and a field that is just / becomes root (collectd's server)")
+    func slashes() {
+        let (points, _, _) = mapLists([list(plugin: "df", pi: "/", type: "df_complex", ti: "a/b", host: "/crafted/host", [.gauge(1)])])
+        #expect(points.first?.tags == [Tag("host", "crafted_host"), Tag("instance", "root"), Tag("type", "df_complex"),
+                                      Tag("type_instance", "a_b")])
+    }
+
+    @Test("empty instances leave their tags out")
+    func emptyInstances() {
+        let (points, _, _) = mapLists([list(plugin: "uptime", pi: "", type: "uptime", [.gauge(3)])])
+        #expect(points.first?.tags == [Tag("host", "web-1"), Tag("type", "uptime")])
+    }
+
+    // MARK: store_rates
+
+    @Test("store_rates: the first COUNTER/DERIVE sample gives no rate, later ones the difference per second")
+    func deriveRates() {
+        let (points, rejections, stats) = mapLists([
+            list(plugin: "exec", pi: "", type: "derive", seconds: 100, [.derive(1000)]),
+            list(plugin: "exec", pi: "", type: "derive", seconds: 110, [.derive(1500)]),
+        ], storeRates: true)
+        #expect(stats.firstSamples == 1)
+        #expect(rejections.isEmpty)
+        #expect(points.map { $0.field("value") } == [.float(50)])
+    }
+
+    @Test("store_rates: COUNTER wraps at 2^32 when the old value fits in 32 bits, else at 2^64")
+    func counterWraps() {
+        let wrap32 = mapLists([
+            list(plugin: "exec", pi: "", type: "counter", seconds: 100, [.counter(4_294_967_100)]),
+            list(plugin: "exec", pi: "", type: "counter", seconds: 101, [.counter(100)]),
+        ], storeRates: true)
+        #expect(wrap32.points.first?.field("value") == .float(296))
+        let wrap64 = mapLists([
+            list(plugin: "exec", pi: "", type: "counter", seconds: 100, [.counter(UInt64.max - 9)]),
+            list(plugin: "exec", pi: "", type: "counter", seconds: 102, [.counter(10)]),
+        ], storeRates: true)
+        #expect(wrap64.points.first?.field("value") == .float(10))
+    }
+
+    @Test("store_rates: DERIVE is signed; a rate below the types.db minimum gives no point")
+    func deriveNegative() {
+        let lists = [
+            list(plugin: "exec", pi: "", type: "derive", seconds: 100, [.derive(1000)]),
+            list(plugin: "exec", pi: "", type: "derive", seconds: 101, [.derive(-3)]),
+        ]
+        let bounded = mapLists(lists, storeRates: true)
+        #expect(bounded.points.isEmpty)
+        #expect(bounded.rejections.map(\.reason) == [.rateOutOfRange(type: "derive", dsName: "value")])
+        let unbounded = mapLists(lists, storeRates: true, typesDB: try! TypesDB(parsing: "derive value:DERIVE:U:U"))
+        #expect(unbounded.points.first?.field("value") == .float(-1003))
+    }
+
+    @Test("store_rates: ABSOLUTE is divided by the interval at first, then by the time since the previous sample")
+    func absoluteRates() {
+        let (points, _, _) = mapLists([
+            list(plugin: "exec", pi: "", type: "absolute", seconds: 100, interval: 2, [.absolute(10)]),
+            list(plugin: "exec", pi: "", type: "absolute", seconds: 104, interval: 2, [.absolute(10)]),
+        ], storeRates: true)
+        #expect(points.map { $0.field("value") } == [.float(5), .float(2.5)])
+    }
+
+    @Test("store_rates: a sample not newer than the previous gives no rate; gauges stay as they are")
+    func notNewerAndGauges() {
+        let (points, rejections, _) = mapLists([
+            list(plugin: "exec", pi: "", type: "derive", seconds: 100, [.derive(1)]),
+            list(plugin: "exec", pi: "", type: "derive", seconds: 100, [.derive(5)]),
+            list(plugin: "exec", pi: "", type: "gauge", seconds: 100, [.gauge(7)]),
+        ], storeRates: true)
+        #expect(points.map { $0.field("value") } == [.float(7)])
+        #expect(rejections.map(\.reason) == [.rateNotNewer(type: "derive")])
+    }
+
+    @Test("store_rates: series are separate, and prune forgets series not seen since a time")
+    func rateSeriesArePerIdentifier() {
+        var mapper = CollectdPointMapper(typesDB: Fixtures.typesDB, storeRates: true)
+        var points: [Point] = []
+        var rejections: [CollectdRejection] = []
+        var stats = CollectdMappingStats()
+        for (ti, seconds, value) in [("a", 100.0, Int64(0)), ("b", 100, 0), ("a", 101, 10), ("b", 102, 10)] {
+            mapper.map(list(plugin: "exec", pi: "", type: "derive", ti: ti, seconds: seconds, [.derive(value)]),
+                       into: &points, rejections: &rejections, stats: &stats)
+        }
+        #expect(points.map { $0.field("value") } == [.float(10), .float(5)])
+        #expect(mapper.rateSeriesCount == 2)
+        #expect(mapper.pruneRates(before: UInt64(102 * 1_073_741_824)) == 1)
+        #expect(mapper.rateSeriesCount == 1)
+    }
+}
+
+@Suite("types.db")
+struct TypesDBTests {
+    @Test("entries list data sources separated by commas or white space, with U for unbounded")
+    func parsing() throws {
+        let db = try TypesDB(parsing: """
+            # comment
+            if_octets  rx:DERIVE:0:U, tx:DERIVE:0:U
+            ib_octets  rx:DERIVE:0:U tx:DERIVE:0:U   # trailing comment
+            percent    value:GAUGE:0:100.1
+
+            """)
+        #expect(db["if_octets"]?.map(\.name) == ["rx", "tx"])
+        #expect(db["ib_octets"]?.map(\.name) == ["rx", "tx"])
+        #expect(db["percent"] == [CollectdDataSource(name: "value", type: .gauge, min: 0, max: 100.1)])
+        #expect(db["if_octets"]?.first?.max == nil)
+        #expect(db["nosuch"] == nil)
+    }
+
+    @Test("several files merge; a type defined again is replaced")
+    func merging() throws {
+        var db = try TypesDB(parsing: "a value:GAUGE:U:U\nb value:GAUGE:U:U")
+        try db.merge(parsing: "b x:DERIVE:0:U, y:DERIVE:0:U\nc value:COUNTER:U:U", file: "custom.db")
+        #expect(db["a"]?.count == 1)
+        #expect(db["b"]?.map(\.name) == ["x", "y"])
+        #expect(db["c"]?.first?.type == .counter)
+    }
+
+    @Test("syntax errors name the file and line", arguments: [
+        ("lonely", "type 'lonely' has no data sources"),
+        ("t value:GAUGE:0", "data source 'value:GAUGE:0' of type 't' is not name:TYPE:min:max"),
+        ("t value:FLOAT:0:U", "unknown data source type 'FLOAT' in type 't'"),
+        ("t value:GAUGE:zero:U", "bad bound 'zero' in type 't' (a number or U)"),
+    ])
+    func syntaxErrors(line: String, message: String) {
+        #expect(throws: CollectdConfigurationError.typesDBSyntax(file: "my.db", line: 2, message: message)) {
+            try TypesDB(parsing: "ok value:GAUGE:U:U\n" + line, file: "my.db")
+        }
+    }
+
+    @Test("collectd's own types.db parses completely")
+    func collectdTypesDB() {
+        #expect(Fixtures.typesDB.types.count > 300)
+        #expect(Fixtures.typesDB["load"]?.map(\.name) == ["shortterm", "midterm", "longterm"])
+        #expect(Fixtures.typesDB["mysql_qcache"]?.map(\.type) == [.counter, .counter, .counter, .counter, .gauge])
+    }
+}
