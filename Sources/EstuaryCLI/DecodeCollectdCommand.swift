@@ -60,45 +60,31 @@ struct DecodeCollectdCommand: ParsableCommand {
         let auth = try authFile.map { try CollectdFiles.loadAuthFile(path: $0) }
         let decoder = try CollectdPacketDecoder(securityLevel: securityLevel, authFile: auth,
                                                 cryptography: auth == nil ? nil : LibcryptoCollectdCryptography())
-        var mapper = CollectdPointMapper(typesDB: types, schema: schema, storeRates: storeRates)
-        let encoder = LineProtocolEncoder()
-
-        var output = CollectdDecodeOutput()
-        var points: [Point] = []
-        var mappingRejections: [CollectdRejection] = []
-        var stats = CollectdMappingStats()
-        var report = LineProtocolEncodeReport()
+        // The receivers' path: walk each datagram and write line protocol from its bytes.
+        var writer = CollectdLineProtocolWriter(mapper: CollectdPointMapper(typesDB: types, schema: schema,
+                                                                            storeRates: storeRates))
         var rejected = ReasonCounts()
-        var lines: [UInt8] = []
-        var valueLists = 0, values = 0, notifications = 0
-
+        var walkRejections: [CollectdRejection] = []
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw ValidationError("\(file): cannot be read")
             }
-            output.removeAll()
-            points.removeAll(keepingCapacity: true)
-            mappingRejections.removeAll(keepingCapacity: true)
-            data.withUnsafeBytes { decoder.decode($0, into: &output) }
-            for list in output.valueLists {
-                mapper.map(list, into: &points, rejections: &mappingRejections, stats: &stats)
-            }
-            valueLists += output.valueLists.count
-            values += output.valueLists.reduce(0) { $0 + $1.values.count }
-            notifications += output.notifications.count
-            for rejection in output.rejections + mappingRejections {
+            walkRejections.removeAll(keepingCapacity: true)
+            writer.rejections.removeAll(keepingCapacity: true)
+            writer.buffer.removeAll()
+            writer.startDatagram()
+            data.withUnsafeBytes { decoder.walk($0, visitor: &writer, rejections: &walkRejections) }
+            for rejection in (walkRejections + writer.rejections).sorted(by: { $0.offset < $1.offset }) {
                 rejected.add(rejection.reason.code)
                 stderr.line("\(file): offset \(rejection.offset): \(rejection.reason) [\(rejection.reason.code)]")
             }
-            lines.removeAll(keepingCapacity: true)
-            for point in points { encoder.encode(point, into: &lines, report: &report) }
-            stdout.write(lines)
+            stdout.write(writer.buffer.bytes)
         }
         stdout.flush()
         stderr.line("""
-            decoded \(files.count) datagram(s): \(valueLists) value list(s), \(values) value(s), \
-            \(notifications) notification(s), \(report.points) point(s); \
-            unknown types \(stats.unknownType); rejected: \(rejected.summary)
+            decoded \(files.count) datagram(s): \(writer.valueLists) value list(s), \(writer.values) value(s), \
+            \(writer.notifications) notification(s), \(writer.report.points) point(s); \
+            unknown types \(writer.stats.unknownType); rejected: \(rejected.summary)
             """)
         stderr.flush()
     }

@@ -1,6 +1,6 @@
 // Decode-to-line-protocol throughput on one core (`make bench`).
 //
-// usage: estuary-bench FIXTURES_DIR [SECONDS]
+// usage: estuary-bench FIXTURES_DIR [SECONDS [ONLY]]
 // FIXTURES_DIR holds capture/plain/*.bin, write_graphite-client-tcp.txt and types.db
 // (Tests/EstuaryWireTests/Fixtures/collectd). Each workload runs for SECONDS (default 3)
 // on the calling thread, after a warm-up pass, and prints values (or lines) per second.
@@ -15,7 +15,11 @@ guard arguments.count >= 2 else {
     exit(2)
 }
 let fixtures = arguments[1]
+// SECONDS may also be `xN`: exactly N passes (for instruction counts under callgrind).
 let seconds = arguments.count > 2 ? Double(arguments[2]) ?? 3 : 3
+let fixedPasses = arguments.count > 2 && arguments[2].hasPrefix("x") ? Int(arguments[2].dropFirst()) : nil
+/// Only workloads whose name contains this run (for profiling one of them).
+let only = arguments.count > 3 ? arguments[3] : ""
 
 let types = try CollectdFiles.loadTypesDB(paths: [fixtures + "/types.db"])
 let captureDir = fixtures + "/capture/plain"
@@ -33,15 +37,18 @@ func cpuSeconds() -> Double {
 
 /// Runs `pass` repeatedly for `seconds` of wall time; returns units per CPU-second and the bytes written.
 func measure(_ name: String, unit: String, _ pass: () -> (units: Int, bytes: Int)) {
+    if !only.isEmpty && !name.contains(only) { return }
     _ = pass()  // warm-up
     let startWall = Date()
     let startCPU = cpuSeconds()
     var units = 0
     var bytes = 0
-    while Date().timeIntervalSince(startWall) < seconds {
+    var passes = 0
+    while fixedPasses.map({ passes < $0 }) ?? (Date().timeIntervalSince(startWall) < seconds) {
         let r = pass()
         units += r.units
         bytes += r.bytes
+        passes += 1
     }
     let cpu = cpuSeconds() - startCPU
     let rate = Double(units) / cpu
@@ -49,57 +56,91 @@ func measure(_ name: String, unit: String, _ pass: () -> (units: Int, bytes: Int
                  name as NSString, rate, unit as NSString, rate / 1e6, units, unit as NSString, Double(bytes) / 1e6, cpu))
 }
 
-// collectd: decode, map (split), encode, per datagram, as a receiver would.
-let collectdDecoder = try CollectdPacketDecoder()
-let encoder = LineProtocolEncoder()
-var output = CollectdDecodeOutput()
-var points: [Point] = []
-var rejections: [CollectdRejection] = []
-var buffer: [UInt8] = []
-buffer.reserveCapacity(1 << 20)
-for schema in CollectdSchema.allCases {
-    var mapper = CollectdPointMapper(typesDB: types, schema: schema)
-    measure("collectd plain capture -> line protocol (\(schema.rawValue))", unit: "values") {
+// Each workload keeps its state in locals of a function: globals would add Swift's
+// run-time exclusivity checks to every access.
+
+/// collectd stages alone: decode only, then decode and map, to see where the time goes.
+func collectdStages() throws {
+    let decoder = try CollectdPacketDecoder()
+    var output = CollectdDecodeOutput()
+    measure("collectd plain capture: decode only", unit: "values") {
         var values = 0
-        var bytes = 0
+        for datagram in datagrams {
+            output.removeAll()
+            datagram.withUnsafeBytes { decoder.decode($0, into: &output) }
+            for list in output.valueLists { values += list.values.count }
+        }
+        return (values, 0)
+    }
+    var mapper = CollectdPointMapper(typesDB: types)
+    var points: [Point] = []
+    var rejections: [CollectdRejection] = []
+    measure("collectd plain capture: decode + map to points (split)", unit: "values") {
+        var values = 0
         var stats = CollectdMappingStats()
-        var report = LineProtocolEncodeReport()
         for datagram in datagrams {
             output.removeAll()
             points.removeAll(keepingCapacity: true)
             rejections.removeAll(keepingCapacity: true)
-            datagram.withUnsafeBytes { collectdDecoder.decode($0, into: &output) }
+            datagram.withUnsafeBytes { decoder.decode($0, into: &output) }
             for list in output.valueLists {
                 values += list.values.count
                 mapper.map(list, into: &points, rejections: &rejections, stats: &stats)
             }
-            for point in points { encoder.encode(point, into: &buffer, report: &report) }
-            if buffer.count > 1 << 19 {
-                bytes += buffer.count
-                buffer.removeAll(keepingCapacity: true)
-            }
         }
-        return (values, bytes + buffer.count)
+        return (values, 0)
     }
 }
 
-// graphite: the write_graphite capture through the collectd path mapping, and through templates.
-let templates = try GraphiteTemplateSet([".host.measurement.field*"])
-for collectdPaths in [true, false] {
+/// collectd: decode and write line protocol, per datagram, as a receiver does.
+func collectdToLineProtocol(schema: CollectdSchema) throws {
+    let decoder = try CollectdPacketDecoder()
+    var writer = CollectdLineProtocolWriter(mapper: CollectdPointMapper(typesDB: types, schema: schema))
+    var rejections: [CollectdRejection] = []
+    measure("collectd plain capture -> line protocol (\(schema.rawValue))", unit: "values") {
+        let valuesBefore = writer.values
+        var bytes = 0
+        for datagram in datagrams {
+            rejections.removeAll(keepingCapacity: true)
+            writer.rejections.removeAll(keepingCapacity: true)
+            writer.startDatagram()
+            datagram.withUnsafeBytes { decoder.walk($0, visitor: &writer, rejections: &rejections) }
+            if writer.buffer.count > 1 << 19 {
+                bytes += writer.buffer.count
+                writer.buffer.removeAll()
+            }
+        }
+        bytes += writer.buffer.count
+        writer.buffer.removeAll()
+        return (writer.values - valuesBefore, bytes)
+    }
+}
+
+/// graphite: the write_graphite capture through the collectd path mapping, or through templates.
+func graphiteToLineProtocol(collectdPaths: Bool) throws {
+    let templates = try GraphiteTemplateSet([".host.measurement.field*"])
     let decoder = GraphiteDecoder(
         configuration: GraphiteDecoderConfiguration(collectdPaths: collectdPaths, templates: templates), typesDB: types)
+    let encoder = LineProtocolEncoder()
+    var points: [Point] = []
+    var rejections: [GraphiteRejection] = []
+    var buffer: [UInt8] = []
+    points.reserveCapacity(4096)
     let label = collectdPaths ? "write_graphite mapping" : "template"
     measure("graphite write_graphite capture -> lp (\(label))", unit: "lines") {
-        var graphitePoints: [Point] = []
-        var graphiteRejections: [GraphiteRejection] = []
         var stats = GraphiteDecodeStats()
         var report = LineProtocolEncodeReport()
-        graphitePoints.reserveCapacity(4096)
+        points.removeAll(keepingCapacity: true)
+        rejections.removeAll(keepingCapacity: true)
         let lines = graphiteText.withUnsafeBytes {
-            decoder.decode($0, now: 0, into: &graphitePoints, rejections: &graphiteRejections, stats: &stats)
+            decoder.decode($0, now: 0, into: &points, rejections: &rejections, stats: &stats)
         }
         buffer.removeAll(keepingCapacity: true)
-        for point in graphitePoints { encoder.encode(point, into: &buffer, report: &report) }
+        for point in points { encoder.encode(point, into: &buffer, report: &report) }
         return (lines, buffer.count)
     }
 }
+
+try collectdStages()
+for schema in CollectdSchema.allCases { try collectdToLineProtocol(schema: schema) }
+for collectdPaths in [true, false] { try graphiteToLineProtocol(collectdPaths: collectdPaths) }

@@ -202,3 +202,89 @@ struct TypesDBTests {
         #expect(Fixtures.typesDB["mysql_qcache"]?.map(\.type) == [.counter, .counter, .counter, .counter, .gauge])
     }
 }
+
+@Suite("collectd straight to line protocol")
+struct CollectdDirectEncodingTests {
+    /// Walking datagrams with CollectdLineProtocolWriter must write exactly what
+    /// LineProtocolEncoder writes for the points of decode + map.
+    func bothWays(_ datagrams: [[UInt8]], schema: CollectdSchema, storeRates: Bool = false) -> (String, String) {
+        let decoder = try! CollectdPacketDecoder()
+        var viaPoints = CollectdPointMapper(typesDB: Fixtures.typesDB, schema: schema, storeRates: storeRates)
+        var writer = CollectdLineProtocolWriter(
+            mapper: CollectdPointMapper(typesDB: Fixtures.typesDB, schema: schema, storeRates: storeRates))
+        var points: [Point] = []
+        var r1: [CollectdRejection] = [], walkRejections: [CollectdRejection] = []
+        var s1 = CollectdMappingStats()
+        for datagram in datagrams {
+            let output = decoder.decode(datagram)
+            r1 += output.rejections
+            for list in output.valueLists { viaPoints.map(list, into: &points, rejections: &r1, stats: &s1) }
+            writer.startDatagram()
+            datagram.withUnsafeBytes { decoder.walk($0, visitor: &writer, rejections: &walkRejections) }
+        }
+        #expect(Set(r1) == Set(walkRejections + writer.rejections))
+        #expect(s1 == writer.stats)
+        var viaPointsBytes: [UInt8] = []
+        let viaPointsReport = LineProtocolEncoder().encode(points, into: &viaPointsBytes)
+        #expect(writer.report.points == viaPointsReport.points)
+        return (String(decoding: viaPointsBytes, as: UTF8.self), String(decoding: writer.buffer.bytes, as: UTF8.self))
+    }
+
+    @Test("the corpus gives the same bytes both ways", arguments: CollectdSchema.allCases, [false, true])
+    func corpus(schema: CollectdSchema, storeRates: Bool) {
+        let datagrams = Fixtures.files(in: Fixtures.collectd + "/capture/plain", suffix: ".bin").map(Fixtures.bytes)
+            + Fixtures.files(in: Fixtures.collectd + "/bad", suffix: ".bin").map(Fixtures.bytes)
+        let (viaPoints, direct) = bothWays(datagrams, schema: schema, storeRates: storeRates)
+        #expect(direct == viaPoints)
+        #expect(direct.utf8.count > 100_000)
+    }
+
+    @Test("names that need rewrites or escapes, unknown types, wrong counts and repeats give the same bytes (seeded)")
+    func randomLists() {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        var random = SplitMix64(seed: seed)
+        let names = ["cpu", "a b", "x,y", "k=v", "time", "tail\\", "new\nline", "#hash", "", "/", "/a/b", "if_octets", "load",
+                     "gauge", "é", "\t"]
+        for _ in 0..<propertyIterations(default: 200) {
+            let lists = (0..<40).map { _ -> CollectdValueList in
+                let type = ["if_octets", "load", "gauge", "nosuch", "time", "a b"].randomElement(using: &random)!
+                return CollectdValueList(
+                    host: names.randomElement(using: &random)!, plugin: names.randomElement(using: &random)!,
+                    pluginInstance: names.randomElement(using: &random)!, type: type,
+                    typeInstance: names.randomElement(using: &random)!, time: UInt64.random(in: 1...(1 << 60), using: &random),
+                    values: (0..<Int.random(in: 1...3, using: &random)).map { _ in
+                        switch Int.random(in: 0...3, using: &random) {
+                        case 0: return .gauge(Double.random(in: -1e9...1e9, using: &random))
+                        case 1: return .gauge([Double.nan, .infinity, 0.1, -0.0].randomElement(using: &random)!)
+                        case 2: return .counter(random.next())
+                        default: return .derive(Int64.random(in: -1000...1000, using: &random))
+                        }
+                    })
+            }
+            let datagrams = CollectdPacketEncoder(maxPacketSize: 600).encode(lists)
+            for schema in CollectdSchema.allCases {
+                let (viaPoints, direct) = bothWays(datagrams, schema: schema)
+                #expect(direct == viaPoints, "seed \(seed)")
+            }
+        }
+    }
+
+    @Test("a forged datagram is taken back out of the writer's buffer")
+    func discardedDatagram() {
+        let decoder = try! CollectdPacketDecoder(authFile: relayAuth, cryptography: crypto)
+        var writer = CollectdLineProtocolWriter(mapper: CollectdPointMapper(typesDB: Fixtures.typesDB))
+        var rejections: [CollectdRejection] = []
+        let good = simpleDatagram(value: 1)
+        let forged = simpleDatagram(value: 2)
+            + CollectdPacketEncoder.signed(simpleDatagram(value: 3), user: "relay", password: "wrong", cryptography: crypto)
+        for datagram in [good, forged] {
+            writer.startDatagram()
+            datagram.withUnsafeBytes { decoder.walk($0, visitor: &writer, rejections: &rejections) }
+        }
+        #expect(String(decoding: writer.buffer.bytes, as: UTF8.self) == "p_value,host=h,type=gauge value=1 1700000000000000000\n")
+        #expect(writer.report.points == 1)
+        #expect(writer.valueLists == 1)
+        #expect(rejections.map(\.reason) == [.signatureMismatch(user: "relay")])
+        #expect(rejections.first?.values == 1)
+    }
+}

@@ -35,6 +35,8 @@ public struct CollectdPointMapper: Sendable {
     private var previous: [RateKey: Sample] = [:]
     private var lastType: String = ""
     private var lastSources: [CollectdDataSource]?
+    /// Line-protocol pieces of the series being written, reused while they repeat.
+    private var cache = LineCache()
 
     public init(typesDB: TypesDB, schema: CollectdSchema = .split, storeRates: Bool = false) {
         self.typesDB = typesDB
@@ -45,40 +47,23 @@ public struct CollectdPointMapper: Sendable {
     /// Maps one value list, appending its points and any rejections.
     public mutating func map(_ list: CollectdValueList, into points: inout [Point],
                              rejections: inout [CollectdRejection], stats: inout CollectdMappingStats) {
-        let sources = dataSources(of: list.type)
-        if let sources, sources.count != list.values.count {
-            rejections.append(CollectdRejection(
-                offset: list.offset,
-                reason: .valueCountMismatch(type: list.type, expected: sources.count, received: list.values.count),
-                values: list.values.count))
-            return
-        }
-        if sources == nil { stats.unknownType += 1 }
+        guard let sources = checkedSources(list, rejections: &rejections, stats: &stats) else { return }
+        mapChecked(list, sources: sources, into: &points, rejections: &rejections, stats: &stats)
+    }
 
-        let host = Self.escapeSlashes(list.host)
+    private mutating func mapChecked(_ list: CollectdValueList, sources: Sources, into points: inout [Point],
+                                     rejections: inout [CollectdRejection], stats: inout CollectdMappingStats) {
         let plugin = Self.escapeSlashes(list.plugin)
-        let pluginInstance = Self.escapeSlashes(list.pluginInstance)
-        let type = Self.escapeSlashes(list.type)
-        let typeInstance = Self.escapeSlashes(list.typeInstance)
-
-        let tags = CollectdSeriesNaming.tags(host: host, pluginInstance: pluginInstance, type: type, typeInstance: typeInstance)
+        let tags = CollectdSeriesNaming.tags(host: Self.escapeSlashes(list.host),
+                                             pluginInstance: Self.escapeSlashes(list.pluginInstance),
+                                             type: Self.escapeSlashes(list.type),
+                                             typeInstance: Self.escapeSlashes(list.typeInstance))
         let timestamp = CollectdTime.nanoseconds(list.time)
-
         var joined: [Field] = []
-        for (index, value) in list.values.enumerated() {
-            let dsName = sources?[index].name ?? (list.values.count == 1 ? "value" : String(index))
-            let number: Double
-            if storeRates && value.dsType != .gauge {
-                guard let rate = rate(of: value, index: index, list: list, source: sources?[index],
+        for index in list.values.indices {
+            let dsName = Self.dsName(sources, index, list.values.count)
+            guard let number = number(list, index, dsName: dsName, source: sources.known?[index],
                                       rejections: &rejections, stats: &stats) else { continue }
-                number = rate
-            } else {
-                number = value.doubleValue
-            }
-            guard number.isFinite else {
-                rejections.append(CollectdRejection(offset: list.offset, reason: .nonFiniteValue(type: list.type, dsName: dsName), values: 1))
-                continue
-            }
             if schema == .split {
                 points.append(CollectdSeriesNaming.point(schema: .split, plugin: plugin, dsName: dsName, tags: tags,
                                                          value: number, timestamp: timestamp))
@@ -89,6 +74,137 @@ public struct CollectdPointMapper: Sendable {
         if schema == .join && !joined.isEmpty {
             points.append(Point(measurement: plugin, tags: tags, fields: joined, timestamp: timestamp))
         }
+    }
+
+    /// Maps one value list to line protocol through points (`map`, then `LineProtocolEncoder`).
+    public mutating func encode<Sink: ByteSink>(_ list: CollectdValueList, into buffer: inout Sink,
+                                                rejections: inout [CollectdRejection],
+                                stats: inout CollectdMappingStats, report: inout LineProtocolEncodeReport) {
+        var points: [Point] = []
+        map(list, into: &points, rejections: &rejections, stats: &stats)
+        for point in points { LineProtocolEncoder().encode(point, into: &buffer, report: &report) }
+    }
+
+    /// Maps one value list straight from the datagram's bytes to line protocol: the same
+    /// bytes `encode` writes through points, without building them or making strings. The
+    /// tag segments and measurement names are reused while they repeat. This is the
+    /// receivers' hot path. With store_rates, or a name that needs one of the encoder's
+    /// rewrites, it takes the point path for that value list.
+    public mutating func encode<Sink: ByteSink>(_ list: CollectdRawValueList, into buffer: inout Sink,
+                                rejections: inout [CollectdRejection], stats: inout CollectdMappingStats,
+                                report: inout LineProtocolEncodeReport) {
+        if storeRates {
+            encode(list.makeValueList(), into: &buffer, rejections: &rejections, stats: &stats, report: &report)
+            return
+        }
+        // One lookup gives the names and the type's data sources (types.db is read once per
+        // plugin, type and value count, not per value list).
+        let namesClean = cache.selectNames(for: list, schema: schema, typesDB: typesDB)
+        let names = cache.current
+        let sources = names.sources
+        if let known = sources.known, known.count != list.valueCount {
+            rejections.append(CollectdRejection(
+                offset: list.offset,
+                reason: .valueCountMismatch(type: String(decoding: list.type, as: UTF8.self), expected: known.count,
+                                            received: list.valueCount),
+                values: list.valueCount))
+            return
+        }
+        if sources.known == nil { stats.unknownType += 1 }
+        guard cache.prepareTags(for: list), namesClean else {
+            var points: [Point] = []
+            mapChecked(list.makeValueList(), sources: sources, into: &points, rejections: &rejections, stats: &stats)
+            for point in points { LineProtocolEncoder().encode(point, into: &buffer, report: &report) }
+            return
+        }
+        let timestamp = CollectdTime.nanoseconds(list.time)
+        var wroteJoined = false
+        for index in 0..<list.valueCount {
+            let number = list.value(at: index).doubleValue
+            guard number.isFinite else {
+                rejections.append(CollectdRejection(
+                    offset: list.offset,
+                    reason: .nonFiniteValue(type: String(decoding: list.type, as: UTF8.self),
+                                            dsName: Self.dsName(sources, index, list.valueCount)),
+                    values: 1))
+                continue
+            }
+            switch schema {
+            case .split:
+                buffer.appendBytes(names.measurements[index])
+                cache.appendTags(into: &buffer)
+                buffer.appendBytes(LineCache.valueField)
+                appendFloat(number, into: &buffer)
+                LineProtocolEncoder.appendTimestamp(timestamp, into: &buffer)
+                report.points += 1
+            case .join:
+                if !wroteJoined {
+                    buffer.appendBytes(names.measurements[0])
+                    cache.appendTags(into: &buffer)
+                    buffer.appendByte(UInt8(ascii: " "))
+                    wroteJoined = true
+                } else {
+                    buffer.appendByte(UInt8(ascii: ","))
+                }
+                buffer.appendBytes(names.fieldKeys[index])
+                buffer.appendByte(UInt8(ascii: "="))
+                appendFloat(number, into: &buffer)
+            }
+        }
+        if wroteJoined {
+            LineProtocolEncoder.appendTimestamp(timestamp, into: &buffer)
+            report.points += 1
+        }
+    }
+
+    /// The data sources of the list's type, checked against the values; nil (with a
+    /// rejection) when the count disagrees with types.db.
+    private mutating func checkedSources(_ list: CollectdValueList, rejections: inout [CollectdRejection],
+                                         stats: inout CollectdMappingStats) -> Sources? {
+        let known = dataSources(of: list.type)
+        if let known, known.count != list.values.count {
+            rejections.append(CollectdRejection(
+                offset: list.offset,
+                reason: .valueCountMismatch(type: list.type, expected: known.count, received: list.values.count),
+                values: list.values.count))
+            return nil
+        }
+        if known == nil { stats.unknownType += 1 }
+        return Sources(known: known)
+    }
+
+    /// types.db's data sources of a value list's type, or nil for a type it does not know.
+    struct Sources: Sendable {
+        var known: [CollectdDataSource]?
+    }
+
+    /// A data source's name: from types.db, else `value` for one value and `0`, `1`, … for several.
+    @inline(__always)
+    static func dsName(_ sources: Sources, _ index: Int, _ count: Int) -> String {
+        if let known = sources.known { return known[index].name }
+        return count == 1 ? "value" : String(index)
+    }
+
+    /// The number to store for value `index`: raw, or its rate with store_rates; nil (with a
+    /// rejection where one is due) when there is none.
+    @inline(__always)
+    private mutating func number(_ list: CollectdValueList, _ index: Int, dsName: String, source: CollectdDataSource?,
+                                 rejections: inout [CollectdRejection], stats: inout CollectdMappingStats) -> Double? {
+        let value = list.values[index]
+        let number: Double
+        if storeRates && value.dsType != .gauge {
+            guard let rate = rate(of: value, index: index, list: list, source: source,
+                                  rejections: &rejections, stats: &stats) else { return nil }
+            number = rate
+        } else {
+            number = value.doubleValue
+        }
+        guard number.isFinite else {
+            rejections.append(CollectdRejection(offset: list.offset, reason: .nonFiniteValue(type: list.type, dsName: dsName),
+                                                values: 1))
+            return nil
+        }
+        return number
     }
 
     /// Forgets the previous samples of series not updated since `cdtime` (store_rates only),
@@ -194,5 +310,234 @@ public struct CollectdPointMapper: Sendable {
         if bytes.first == UInt8(ascii: "/") { bytes.removeFirst() }
         for i in bytes.indices where bytes[i] == UInt8(ascii: "/") { bytes[i] = UInt8(ascii: "_") }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// The escaped line-protocol pieces of the collectd series being written: one tag segment
+/// per identifier field (`,host=…`, `,instance=…`, `,type=…`, `,type_instance=…`), each
+/// rebuilt only when its field's bytes change, and per (plugin, type) the measurement
+/// (split) or field keys (join) of every data source, in a small most-recently-used table.
+struct LineCache: @unchecked Sendable {  // confined to the mapper that owns it
+    private let host = Segment(key: "host")
+    private let pluginInstance = Segment(key: "instance")
+    private let type = Segment(key: "type")
+    private let typeInstance = Segment(key: "type_instance")
+    private var table: [Names] = []
+    /// Hash slot → table index (-1: empty); a hash collision simply rebuilds the entry.
+    private var index = [Int](repeating: -1, count: LineCache.slots)
+    private var currentIndex = -1
+    private var currentHash: UInt64 = 0
+    private var nextVictim = 0
+    static let tableSize = 256
+    static let slots = 1024
+    static let valueField = Array(" value=".utf8)
+
+    /// The tag segments, in key order, to append after the measurement.
+    @inline(__always)
+    func appendTags<Sink: ByteSink>(into buffer: inout Sink) {
+        buffer.appendBuffer(host.bytes)
+        buffer.appendBuffer(pluginInstance.bytes)
+        buffer.appendBuffer(type.bytes)
+        buffer.appendBuffer(typeInstance.bytes)
+    }
+
+    var current: Names { table[currentIndex] }
+
+    /// Makes the tag segments match `list`; false when a value needs a rewrite (use the point path).
+    mutating func prepareTags(for list: CollectdRawValueList) -> Bool {
+        // Every segment is updated (no short-circuit), so the next list compares against this one.
+        let hostClean = host.update(list.host)
+        let instanceClean = pluginInstance.update(list.pluginInstance)
+        let typeClean = type.update(list.type)
+        let typeInstanceClean = typeInstance.update(list.typeInstance)
+        return hostClean && instanceClean && typeClean && typeInstanceClean
+    }
+
+    /// Makes `current` the names of the list's plugin, type and value count (built, with the
+    /// type's data sources from types.db, the first time); false when a name needs a rewrite.
+    mutating func selectNames(for list: CollectdRawValueList, schema: CollectdSchema, typesDB: TypesDB) -> Bool {
+        let hash = Names.hash(list, schema)
+        if hash != currentHash || currentIndex < 0 {
+            currentHash = hash
+            let slot = Int(truncatingIfNeeded: hash) & (Self.slots - 1)
+            let candidate = index[slot]
+            if candidate >= 0 && table.withUnsafeBufferPointer({ $0[candidate].matches(list, schema, hash) }) {
+                currentIndex = candidate
+            } else {
+                let sources = CollectdPointMapper.Sources(known: typesDB[String(decoding: list.type, as: UTF8.self)])
+                let names = Names(list: list, sources: sources, schema: schema, hash: hash)
+                if table.count < Self.tableSize {
+                    table.append(names)
+                    currentIndex = table.count - 1
+                } else {
+                    // Evict the oldest entry, and its slot if it still points to it.
+                    let oldSlot = Int(truncatingIfNeeded: table[nextVictim].hash) & (Self.slots - 1)
+                    if index[oldSlot] == nextVictim { index[oldSlot] = -1 }
+                    table[nextVictim] = names
+                    currentIndex = nextVictim
+                    nextVictim = (nextVictim + 1) % Self.tableSize
+                }
+                index[slot] = currentIndex
+            }
+        }
+        return table.withUnsafeBufferPointer { $0[currentIndex].clean }
+    }
+
+    /// `,key=value` for one identifier field (nothing when the value is empty).
+    final class Segment {
+        let key: [UInt8]
+        let source = ByteBuffer(capacity: 64)
+        let bytes = ByteBuffer(capacity: 64)
+        var clean = true
+        var never = true
+
+        init(key: String) {
+            self.key = Array(key.utf8)
+        }
+
+        @inline(__always)
+        func update(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
+            if !never && source.hasSameBytes(as: value) { return clean }
+            never = false
+            source.removeAll()
+            source.appendBytes(value)
+            bytes.removeAll()
+            if value.isEmpty {
+                clean = true
+                return true
+            }
+            var sink = bytes
+            sink.appendByte(UInt8(ascii: ","))
+            sink.appendBytes(key)
+            sink.appendByte(UInt8(ascii: "="))
+            if value.contains(UInt8(ascii: "/")) {
+                let fixed = Array(CollectdPointMapper.escapeSlashes(String(decoding: value, as: UTF8.self)).utf8)
+                clean = fixed.withUnsafeBufferPointer { LineProtocolEncoder.appendClean($0, kind: .tagValue, into: &sink) }
+            } else {
+                clean = LineProtocolEncoder.appendClean(value, kind: .tagValue, into: &sink)
+            }
+            return clean
+        }
+    }
+
+    /// Measurements (split) or the measurement and field keys (join) of one (plugin, type).
+    struct Names {
+        /// plugin, a NUL, type: what the entry is for (checked after the hash).
+        let key: [UInt8]
+        let hash: UInt64
+        let count: Int
+        let schema: CollectdSchema
+        let sources: CollectdPointMapper.Sources
+        var measurements: [[UInt8]] = []
+        var fieldKeys: [[UInt8]] = []
+        var clean = false
+
+        /// FNV-1a over plugin, type, value count and schema.
+        @inline(__always)
+        static func hash(_ list: CollectdRawValueList, _ schema: CollectdSchema) -> UInt64 {
+            var h: UInt64 = 0xCBF2_9CE4_8422_2325
+            for byte in list.plugin { h = (h ^ UInt64(byte)) &* 0x100_0000_01B3 }
+            h = (h ^ 0xFF) &* 0x100_0000_01B3
+            for byte in list.type { h = (h ^ UInt64(byte)) &* 0x100_0000_01B3 }
+            h = (h ^ UInt64(list.valueCount)) &* 0x100_0000_01B3
+            return (h ^ (schema == .split ? 1 : 2)) &* 0x100_0000_01B3
+        }
+
+        @inline(__always)
+        func matches(_ list: CollectdRawValueList, _ schema: CollectdSchema, _ hash: UInt64) -> Bool {
+            guard hash == self.hash, count == list.valueCount, schema == self.schema,
+                  key.count == list.plugin.count + 1 + list.type.count else { return false }
+            return key.withUnsafeBufferPointer { key in
+                (list.plugin.isEmpty || memoryEqual(key.baseAddress!, list.plugin.baseAddress!, list.plugin.count))
+                    && key[list.plugin.count] == 0
+                    && (list.type.isEmpty
+                        || memoryEqual(key.baseAddress! + list.plugin.count + 1, list.type.baseAddress!, list.type.count))
+            }
+        }
+
+        init(list: CollectdRawValueList, sources: CollectdPointMapper.Sources, schema: CollectdSchema, hash: UInt64) {
+            key = Array(list.plugin) + [0] + Array(list.type)
+            self.hash = hash
+            self.sources = sources
+            count = list.valueCount
+            self.schema = schema
+            // A count that disagrees with types.db is rejected before names are used.
+            if let known = sources.known, known.count != count { return }
+            let plugin = CollectdPointMapper.escapeSlashes(String(decoding: list.plugin, as: UTF8.self))
+            for index in 0..<count {
+                let dsName = CollectdPointMapper.dsName(sources, index, count)
+                var measurement: [UInt8] = []
+                var fieldKey: [UInt8] = []
+                switch schema {
+                case .split:
+                    guard LineProtocolEncoder.appendClean(plugin + "_" + dsName, kind: .measurement, into: &measurement) else {
+                        return
+                    }
+                case .join:
+                    guard index > 0 || LineProtocolEncoder.appendClean(plugin, kind: .measurement, into: &measurement),
+                          LineProtocolEncoder.appendClean(dsName, kind: .fieldKey, into: &fieldKey) else { return }
+                    if fieldKeys.contains(fieldKey) { return }  // duplicate names: the encoder resolves those
+                }
+                measurements.append(measurement)
+                fieldKeys.append(fieldKey)
+            }
+            clean = true
+        }
+    }
+}
+
+/// A visitor that writes line protocol straight from the datagrams a decoder walks: the
+/// receivers' hot path (`CollectdPacketDecoder.walk(_:visitor:rejections:)`). A datagram
+/// that turns out to be forged is taken back out of the buffer. The walk's own rejections go
+/// to the array passed to `walk`; `rejections` holds those of the mapping (NaN, counts).
+public struct CollectdLineProtocolWriter: CollectdValueListVisitor {
+    public var mapper: CollectdPointMapper
+    public let buffer: ByteBuffer
+    public var rejections: [CollectdRejection] = []
+    public var stats = CollectdMappingStats()
+    public var report = LineProtocolEncodeReport()
+    public private(set) var valueLists = 0
+    public private(set) var values = 0
+    public private(set) var notifications = 0
+    private var mark = Mark()
+
+    private struct Mark {
+        var buffer = 0
+        var rejections = 0
+        var points = 0
+        var valueLists = 0
+        var values = 0
+        var notifications = 0
+    }
+
+    public init(mapper: CollectdPointMapper, buffer: ByteBuffer = ByteBuffer()) {
+        self.mapper = mapper
+        self.buffer = buffer
+    }
+
+    /// Call before walking each datagram: what follows can be taken back if it is forged.
+    public mutating func startDatagram() {
+        mark = Mark(buffer: buffer.count, rejections: rejections.count, points: report.points, valueLists: valueLists, values: values,
+                    notifications: notifications)
+    }
+
+    public mutating func visit(_ list: CollectdRawValueList) {
+        valueLists += 1
+        values += list.valueCount
+        var sink = buffer
+        mapper.encode(list, into: &sink, rejections: &rejections, stats: &stats, report: &report)
+    }
+
+    public mutating func visit(_ notification: CollectdNotification) {
+        notifications += 1
+    }
+
+    public mutating func discardDatagram() {
+        buffer.truncate(to: mark.buffer)
+        rejections.removeSubrange(mark.rejections...)
+        report.points = mark.points
+        valueLists = mark.valueLists
+        values = mark.values
+        notifications = mark.notifications
     }
 }

@@ -47,40 +47,61 @@ public struct LineProtocolEncoder: Sendable {
 
     /// Appends the line for `point` (with its trailing `\n`) to `buffer`, unless the point
     /// cannot be written; the report says what happened.
-    public func encode(_ point: Point, into buffer: inout [UInt8], report: inout LineProtocolEncodeReport) {
-        let start = buffer.count
+    public func encode<Sink: ByteSink>(_ point: Point, into buffer: inout Sink, report: inout LineProtocolEncodeReport) {
+        let start = buffer.byteCount
         if point.measurement.isEmpty {
             report.droppedPoints += 1
             return
         }
-        writeName(point.measurement, kind: .measurement, into: &buffer, report: &report)
+        if !appendClean(point.measurement, kind: .measurement, into: &buffer) {
+            writeName(point.measurement, kind: .measurement, into: &buffer, report: &report)
+        }
 
         // Tags, sorted by key (byte order), last duplicate winning, empty ones left out.
+        // Optimistically written as they are; redone the slow way if anything needs care.
         if !point.tags.isEmpty {
-            if tagsAreClean(point.tags) {
-                for tag in point.tags {
-                    buffer.append(UInt8(ascii: ","))
-                    writeName(tag.key, kind: .tagKey, into: &buffer, report: &report)
-                    buffer.append(UInt8(ascii: "="))
-                    writeName(tag.value, kind: .tagValue, into: &buffer, report: &report)
+            let tagsStart = buffer.byteCount
+            var clean = true
+            var index = 0
+            let tags = point.tags
+            while index < tags.count {
+                let tag = tags[index]
+                if index > 0 && !Self.less(tags[index - 1].key, tag.key) {
+                    clean = false
+                    break
                 }
-            } else {
+                buffer.appendByte(UInt8(ascii: ","))
+                guard appendClean(tag.key, kind: .tagKey, into: &buffer) else {
+                    clean = false
+                    break
+                }
+                buffer.appendByte(UInt8(ascii: "="))
+                guard appendClean(tag.value, kind: .tagValue, into: &buffer) else {
+                    clean = false
+                    break
+                }
+                index += 1
+            }
+            if !clean {
+                buffer.truncate(to: tagsStart)
                 for tag in cleanTags(point.tags, report: &report) {
-                    buffer.append(UInt8(ascii: ","))
+                    buffer.appendByte(UInt8(ascii: ","))
                     writeEscaped(tag.key, kind: .tagKey, into: &buffer)
-                    buffer.append(UInt8(ascii: "="))
+                    buffer.appendByte(UInt8(ascii: "="))
                     writeEscaped(tag.value, kind: .tagValue, into: &buffer)
                 }
             }
         }
 
-        buffer.append(UInt8(ascii: " "))
+        buffer.appendByte(UInt8(ascii: " "))
         var wroteField = false
         if point.fields.count == 1 {
             let field = point.fields[0]
             if !field.key.isEmpty, field.value.isWritable {
-                writeName(field.key, kind: .fieldKey, into: &buffer, report: &report)
-                buffer.append(UInt8(ascii: "="))
+                if !appendClean(field.key, kind: .fieldKey, into: &buffer) {
+                    writeName(field.key, kind: .fieldKey, into: &buffer, report: &report)
+                }
+                buffer.appendByte(UInt8(ascii: "="))
                 writeValue(field.value, into: &buffer)
                 wroteField = true
             } else {
@@ -88,21 +109,21 @@ public struct LineProtocolEncoder: Sendable {
             }
         } else {
             for field in cleanFields(point.fields, report: &report) {
-                if wroteField { buffer.append(UInt8(ascii: ",")) }
+                if wroteField { buffer.appendByte(UInt8(ascii: ",")) }
                 writeEscaped(field.key, kind: .fieldKey, into: &buffer)
-                buffer.append(UInt8(ascii: "="))
+                buffer.appendByte(UInt8(ascii: "="))
                 writeValue(field.value, into: &buffer)
                 wroteField = true
             }
         }
         if !wroteField {
-            buffer.removeSubrange(start...)
+            buffer.truncate(to: start)
             report.droppedPoints += 1
             return
         }
-        buffer.append(UInt8(ascii: " "))
+        buffer.appendByte(UInt8(ascii: " "))
         appendDecimal(point.timestamp, into: &buffer)
-        buffer.append(UInt8(ascii: "\n"))
+        buffer.appendByte(UInt8(ascii: "\n"))
         report.points += 1
     }
 
@@ -139,7 +160,7 @@ public struct LineProtocolEncoder: Sendable {
 
     /// Appends the lines of `points` to `buffer`.
     @discardableResult
-    public func encode(_ points: [Point], into buffer: inout [UInt8]) -> LineProtocolEncodeReport {
+    public func encode<Sink: ByteSink>(_ points: [Point], into buffer: inout Sink) -> LineProtocolEncodeReport {
         var report = LineProtocolEncodeReport()
         for point in points { encode(point, into: &buffer, report: &report) }
         return report
@@ -154,15 +175,73 @@ public struct LineProtocolEncoder: Sendable {
 
     // MARK: - Pieces
 
-    /// True when the tags can be written as they are: sorted, unique, non-empty and
-    /// needing no rewrite (escapes are fine).
-    private func tagsAreClean(_ tags: [Tag]) -> Bool {
-        for (index, tag) in tags.enumerated() {
-            if tag.key.isEmpty || tag.value.isEmpty { return false }
-            if needsRewrite(tag.key, kind: .tagKey) || needsRewrite(tag.value, kind: .tagValue) { return false }
-            if index > 0 && !Self.less(tags[index - 1].key, tag.key) { return false }
+    /// The hot path: appends `name` with its escapes in one pass over its bytes, unless it is
+    /// empty or needs a rewrite (then nothing is appended and the result is false).
+    @inline(__always)
+    private func appendClean<Sink: ByteSink>(_ name: String, kind: NameKind, into buffer: inout Sink) -> Bool {
+        let result = name.utf8.withContiguousStorageIfAvailable { Self.appendClean($0, kind: kind, into: &buffer) }
+        return result ?? false
+    }
+
+    /// Appends a measurement, key or tag value given as bytes, with its escapes, unless it
+    /// is empty or needs one of the encoder's rewrites: then it appends nothing and returns
+    /// false, and the caller takes the general path (`encode(_:into:report:)`).
+    @inline(__always)
+    static func appendClean<Sink: ByteSink>(_ bytes: UnsafeBufferPointer<UInt8>, kind: NameKind, into buffer: inout Sink) -> Bool {
+        let count = bytes.count
+        guard count > 0 else { return false }
+        var escapes = 0
+        for byte in bytes where byte <= 0x3D {
+            switch byte {
+            case UInt8(ascii: ","), UInt8(ascii: " "): escapes += 1
+            case UInt8(ascii: "="): if kind != .measurement { escapes += 1 }
+            case UInt8(ascii: "\n"), UInt8(ascii: "\r"): return false
+            default: break
+            }
+        }
+        if bytes[count - 1] == UInt8(ascii: "\\") { return false }
+        switch kind {
+        case .measurement:
+            let first = bytes[0]
+            if first == UInt8(ascii: "#") || first == UInt8(ascii: "\t") || first == 0 { return false }
+        case .fieldKey:
+            let first = bytes[0]
+            if first == UInt8(ascii: "\t") || first == 0 || isTime(bytes) { return false }
+        case .tagKey:
+            if isTime(bytes) { return false }
+        case .tagValue:
+            break
+        }
+        if escapes == 0 {
+            buffer.appendBytes(bytes)
+        } else {
+            buffer.reserveBytes(count + escapes)
+            for byte in bytes {
+                if kind.needsEscape(byte) { buffer.appendByte(UInt8(ascii: "\\")) }
+                buffer.appendByte(byte)
+            }
         }
         return true
+    }
+
+    /// `appendClean` for a String.
+    @inline(__always)
+    static func appendClean<Sink: ByteSink>(_ name: String, kind: NameKind, into buffer: inout Sink) -> Bool {
+        name.utf8.withContiguousStorageIfAvailable { appendClean($0, kind: kind, into: &buffer) } ?? false
+    }
+
+    /// Appends ` <timestamp>\n`, the end of every line.
+    @inline(__always)
+    static func appendTimestamp<Sink: ByteSink>(_ timestamp: Int64, into buffer: inout Sink) {
+        buffer.appendByte(UInt8(ascii: " "))
+        appendDecimal(timestamp, into: &buffer)
+        buffer.appendByte(UInt8(ascii: "\n"))
+    }
+
+    @inline(__always)
+    private static func isTime(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        bytes.count == 4 && bytes[0] == UInt8(ascii: "t") && bytes[1] == UInt8(ascii: "i")
+            && bytes[2] == UInt8(ascii: "m") && bytes[3] == UInt8(ascii: "e")
     }
 
     /// Tags rewritten, empty ones left out, sorted by key bytes, the last of a key winning.
@@ -215,7 +294,19 @@ public struct LineProtocolEncoder: Sendable {
     /// Byte-wise comparison, the order InfluxDB sorts tag keys in.
     @inline(__always)
     static func less(_ a: String, _ b: String) -> Bool {
-        a.utf8.lexicographicallyPrecedes(b.utf8)
+        let fast = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y -> Bool in
+                let n = min(x.count, y.count)
+                var i = 0
+                while i < n {
+                    if x[i] != y[i] { return x[i] < y[i] }
+                    i += 1
+                }
+                return x.count < y.count
+            }
+        }
+        if let fast, let result = fast { return result }
+        return a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
     enum NameKind {
@@ -279,7 +370,7 @@ public struct LineProtocolEncoder: Sendable {
 
     /// Writes a measurement, key or tag value, rewriting it first if it must be.
     @inline(__always)
-    private func writeName(_ name: String, kind: NameKind, into buffer: inout [UInt8], report: inout LineProtocolEncodeReport) {
+    private func writeName<Sink: ByteSink>(_ name: String, kind: NameKind, into buffer: inout Sink, report: inout LineProtocolEncodeReport) {
         if needsRewrite(name, kind: kind) {
             writeEscaped(rewritten(name, kind: kind, report: &report), kind: kind, into: &buffer)
         } else {
@@ -289,66 +380,66 @@ public struct LineProtocolEncoder: Sendable {
 
     /// Writes a name with a backslash before each byte that needs one.
     @inline(__always)
-    private func writeEscaped(_ name: String, kind: NameKind, into buffer: inout [UInt8]) {
+    private func writeEscaped<Sink: ByteSink>(_ name: String, kind: NameKind, into buffer: inout Sink) {
         var clean = true
         for byte in name.utf8 where kind.needsEscape(byte) {
             clean = false
             break
         }
         if clean {
-            buffer.append(contentsOf: name.utf8)
+            buffer.appendString(name)
             return
         }
         for byte in name.utf8 {
-            if kind.needsEscape(byte) { buffer.append(UInt8(ascii: "\\")) }
-            buffer.append(byte)
+            if kind.needsEscape(byte) { buffer.appendByte(UInt8(ascii: "\\")) }
+            buffer.appendByte(byte)
         }
     }
 
     @inline(__always)
-    private func writeValue(_ value: FieldValue, into buffer: inout [UInt8]) {
+    private func writeValue<Sink: ByteSink>(_ value: FieldValue, into buffer: inout Sink) {
         switch value {
         case .float(let v):
             appendFloat(v, into: &buffer)
         case .integer(let v):
             appendDecimal(v, into: &buffer)
-            buffer.append(UInt8(ascii: "i"))
+            buffer.appendByte(UInt8(ascii: "i"))
         case .unsigned(let v):
             if v <= UInt64(Int64.max) {
                 appendDecimal(Int64(v), into: &buffer)
-                buffer.append(UInt8(ascii: "i"))
+                buffer.appendByte(UInt8(ascii: "i"))
             } else {
                 appendFloat(Double(v), into: &buffer)
             }
         case .boolean(let v):
-            buffer.append(contentsOf: v ? "true".utf8 : "false".utf8)
+            buffer.appendString(v ? "true" : "false")
         case .string(let s):
-            buffer.append(UInt8(ascii: "\""))
+            buffer.appendByte(UInt8(ascii: "\""))
             for byte in s.utf8 {
                 switch byte {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                    buffer.append(UInt8(ascii: "\\"))
-                    buffer.append(byte)
+                    buffer.appendByte(UInt8(ascii: "\\"))
+                    buffer.appendByte(byte)
                 case UInt8(ascii: "\n"):
-                    buffer.append(UInt8(ascii: "\\"))
-                    buffer.append(UInt8(ascii: "n"))
+                    buffer.appendByte(UInt8(ascii: "\\"))
+                    buffer.appendByte(UInt8(ascii: "n"))
                 case UInt8(ascii: "\r"):
-                    buffer.append(UInt8(ascii: "\\"))
-                    buffer.append(UInt8(ascii: "r"))
+                    buffer.appendByte(UInt8(ascii: "\\"))
+                    buffer.appendByte(UInt8(ascii: "r"))
                 default:
-                    buffer.append(byte)
+                    buffer.appendByte(byte)
                 }
             }
-            buffer.append(UInt8(ascii: "\""))
+            buffer.appendByte(UInt8(ascii: "\""))
         }
     }
 }
 
 /// Appends the decimal digits of `value`.
 @inline(__always)
-func appendDecimal(_ value: Int64, into buffer: inout [UInt8]) {
+func appendDecimal<Sink: ByteSink>(_ value: Int64, into buffer: inout Sink) {
     if value < 0 {
-        buffer.append(UInt8(ascii: "-"))
+        buffer.appendByte(UInt8(ascii: "-"))
         appendDecimal(UInt64(0) &- UInt64(bitPattern: value), into: &buffer)
     } else {
         appendDecimal(UInt64(value), into: &buffer)
@@ -356,33 +447,49 @@ func appendDecimal(_ value: Int64, into buffer: inout [UInt8]) {
 }
 
 @inline(__always)
-func appendDecimal(_ value: UInt64, into buffer: inout [UInt8]) {
+func appendDecimal<Sink: ByteSink>(_ value: UInt64, into buffer: inout Sink) {
     if value < 10 {
-        buffer.append(UInt8(truncatingIfNeeded: value) &+ 48)
+        buffer.appendByte(UInt8(truncatingIfNeeded: value) &+ 48)
         return
     }
+    // Two digits at a time from a table of "00"..."99".
     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
         var v = value
         var i = 20
-        while v > 0 {
-            i -= 1
-            let (q, r) = v.quotientAndRemainder(dividingBy: 10)
-            digits[i] = UInt8(truncatingIfNeeded: r) &+ 48
+        while v >= 100 {
+            let (q, r) = v.quotientAndRemainder(dividingBy: 100)
+            i -= 2
+            digits[i] = decimalPairs[Int(r) &* 2]
+            digits[i + 1] = decimalPairs[Int(r) &* 2 &+ 1]
             v = q
         }
-        buffer.append(contentsOf: UnsafeBufferPointer(rebasing: digits[i..<20]))
+        if v >= 10 {
+            i -= 2
+            digits[i] = decimalPairs[Int(v) &* 2]
+            digits[i + 1] = decimalPairs[Int(v) &* 2 &+ 1]
+        } else {
+            i -= 1
+            digits[i] = UInt8(truncatingIfNeeded: v) &+ 48
+        }
+        buffer.appendBytes(UnsafeBufferPointer(rebasing: digits[i..<20]))
     }
+}
+
+/// "00", "01", ..., "99" as 200 bytes.
+private let decimalPairsText: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+private var decimalPairs: UnsafePointer<UInt8> {
+    @inline(__always) get { decimalPairsText.utf8Start }
 }
 
 /// Appends a finite double in its shortest round-trip form; integral values up to 2^53
 /// are written as plain integers.
 @inline(__always)
-func appendFloat(_ value: Double, into buffer: inout [UInt8]) {
+func appendFloat<Sink: ByteSink>(_ value: Double, into buffer: inout Sink) {
     if value == value.rounded(.towardZero) && abs(value) < 9_007_199_254_740_992 {
         appendDecimal(Int64(value), into: &buffer)
         return
     }
-    buffer.append(contentsOf: value.description.utf8)
+    buffer.appendString(value.description)
 }
 
 extension FieldValue {
