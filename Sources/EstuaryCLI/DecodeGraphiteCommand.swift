@@ -80,24 +80,19 @@ struct DecodeGraphiteCommand: ParsableCommand {
             typesDB: types)
         let input = FileHandle.standardInput.readDataToEndOfFile()
         let now = Int64((Date().timeIntervalSince1970 * 1e9).rounded())
-        var points: [Point] = []
-        var rejections: [GraphiteRejection] = []
-        var stats = GraphiteDecodeStats()
-        let lines = input.withUnsafeBytes {
-            decoder.decode($0, now: now, into: &points, rejections: &rejections, stats: &stats)
-        }
+        var writer = GraphiteLineProtocolWriter(decoder: decoder)
+        var buffer: [UInt8] = []
+        let lines = input.withUnsafeBytes { writer.decode($0, now: now, into: &buffer) }
         var rejected = ReasonCounts()
-        for rejection in rejections {
+        for rejection in writer.rejections {
             rejected.add(rejection.reason.code)
             stderr.line("line \(rejection.line): \(rejection.reason) [\(rejection.reason.code)]")
         }
-        var buffer: [UInt8] = []
-        let report = LineProtocolEncoder().encode(points, into: &buffer)
         stdout.write(buffer)
         stdout.flush()
         stderr.line("""
-            decoded \(lines) line(s): \(report.points) point(s) (collectd paths \(stats.collectdPaths), \
-            templates \(stats.templatePaths)); unknown types \(stats.unknownType); rejected: \(rejected.summary)
+            decoded \(lines) line(s): \(writer.report.points) point(s) (collectd paths \(writer.stats.collectdPaths), \
+            templates \(writer.stats.templatePaths)); unknown types \(writer.stats.unknownType); rejected: \(rejected.summary)
             """)
         stderr.flush()
     }

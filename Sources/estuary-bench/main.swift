@@ -121,22 +121,13 @@ func graphiteToLineProtocol(collectdPaths: Bool) throws {
     let templates = try GraphiteTemplateSet([".host.measurement.field*"])
     let decoder = GraphiteDecoder(
         configuration: GraphiteDecoderConfiguration(collectdPaths: collectdPaths, templates: templates), typesDB: types)
-    let encoder = LineProtocolEncoder()
-    var points: [Point] = []
-    var rejections: [GraphiteRejection] = []
-    var buffer: [UInt8] = []
-    points.reserveCapacity(4096)
+    var writer = GraphiteLineProtocolWriter(decoder: decoder)
+    var buffer = ByteBuffer(capacity: 1 << 20)
     let label = collectdPaths ? "write_graphite mapping" : "template"
     measure("graphite write_graphite capture -> lp (\(label))", unit: "lines") {
-        var stats = GraphiteDecodeStats()
-        var report = LineProtocolEncodeReport()
-        points.removeAll(keepingCapacity: true)
-        rejections.removeAll(keepingCapacity: true)
-        let lines = graphiteText.withUnsafeBytes {
-            decoder.decode($0, now: 0, into: &points, rejections: &rejections, stats: &stats)
-        }
-        buffer.removeAll(keepingCapacity: true)
-        for point in points { encoder.encode(point, into: &buffer, report: &report) }
+        writer.rejections.removeAll(keepingCapacity: true)
+        buffer.removeAll()
+        let lines = graphiteText.withUnsafeBytes { writer.decode($0, now: 0, into: &buffer) }
         return (lines, buffer.count)
     }
 }

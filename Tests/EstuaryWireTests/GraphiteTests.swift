@@ -203,3 +203,52 @@ struct GraphiteDecoderTests {
         #expect(graphiteSeries.count > 100)
     }
 }
+
+@Suite("graphite straight to line protocol")
+struct GraphiteDirectEncodingTests {
+    /// The writer must give exactly the bytes of decodeLine + LineProtocolEncoder.
+    func bothWays(_ text: String, decoder: GraphiteDecoder) -> (String, String, GraphiteLineProtocolWriter) {
+        let (points, rejections, stats) = decodeGraphite(text, decoder: decoder, now: 77)
+        var writer = GraphiteLineProtocolWriter(decoder: decoder)
+        var direct: [UInt8] = []
+        Array(text.utf8).withUnsafeBytes { _ = writer.decode($0, now: 77, into: &direct) }
+        #expect(writer.rejections == rejections)
+        #expect(writer.stats == stats)
+        return (LineProtocolEncoder().string(points), String(decoding: direct, as: UTF8.self), writer)
+    }
+
+    @Test("every write_graphite option set gives the same bytes both ways", arguments: WriteGraphiteVariantTests.variants)
+    func referenceVariants(variant: WriteGraphiteVariantTests.Variant) {
+        let text = Fixtures.text(Fixtures.collectd + "/reference/graphite-\(variant.name).txt")
+        for schema in CollectdSchema.allCases {
+            let (viaPoints, direct, writer) = bothWays(text, decoder: graphiteDecoder(options: variant.options, schema: schema))
+            #expect(direct == viaPoints)
+            if !variant.preserveSeparator && !variant.useTags { #expect(writer.stats.collectdPaths > 3000) }
+        }
+    }
+
+    @Test("odd names, unknown types and non-collectd lines give the same bytes both ways (seeded)")
+    func randomLines() {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        var random = SplitMix64(seed: seed)
+        let pieces = ["h", "web-1", "cpu-0", "percent-idle", "load", "load", "shortterm", "if_octets", "rx", "x,y", "a=b",
+                      "time", "tail\\", "#x", "exec-a", "nosuch", "gauge", "", "value", "é", "memory", "used"]
+        for _ in 0..<propertyIterations(default: 100) {
+            var text = ""
+            for _ in 0..<50 {
+                let path = (0..<Int.random(in: 1...5, using: &random)).map { _ in pieces.randomElement(using: &random)! }
+                    .joined(separator: ".")
+                let tags = Int.random(in: 0...9, using: &random) == 0 ? ";dc=eu" : ""
+                text += "\(path)\(tags) \(Double.random(in: -1e6...1e6, using: &random)) 1700000000\n"
+            }
+            for options in [WriteGraphiteOptions(), WriteGraphiteOptions(separateInstances: true, alwaysAppendDS: true),
+                            WriteGraphiteOptions(dropDuplicateFields: true)] {
+                for schema in CollectdSchema.allCases {
+                    let decoder = graphiteDecoder(options: options, templates: ["h.* .host.measurement*"], schema: schema)
+                    let (viaPoints, direct, _) = bothWays(text, decoder: decoder)
+                    #expect(direct == viaPoints, "seed \(seed)")
+                }
+            }
+        }
+    }
+}

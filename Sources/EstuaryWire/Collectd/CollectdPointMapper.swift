@@ -322,14 +322,8 @@ struct LineCache: @unchecked Sendable {  // confined to the mapper that owns it
     private let pluginInstance = Segment(key: "instance")
     private let type = Segment(key: "type")
     private let typeInstance = Segment(key: "type_instance")
-    private var table: [Names] = []
-    /// Hash slot → table index (-1: empty); a hash collision simply rebuilds the entry.
-    private var index = [Int](repeating: -1, count: LineCache.slots)
-    private var currentIndex = -1
-    private var currentHash: UInt64 = 0
-    private var nextVictim = 0
-    static let tableSize = 256
-    static let slots = 1024
+    private var names = BytesKeyedCache<Names>()
+    private(set) var current = Names(sources: CollectdPointMapper.Sources(known: nil))
     static let valueField = Array(" value=".utf8)
 
     /// The tag segments, in key order, to append after the measurement.
@@ -340,8 +334,6 @@ struct LineCache: @unchecked Sendable {  // confined to the mapper that owns it
         buffer.appendBuffer(type.bytes)
         buffer.appendBuffer(typeInstance.bytes)
     }
-
-    var current: Names { table[currentIndex] }
 
     /// Makes the tag segments match `list`; false when a value needs a rewrite (use the point path).
     mutating func prepareTags(for list: CollectdRawValueList) -> Bool {
@@ -356,43 +348,27 @@ struct LineCache: @unchecked Sendable {  // confined to the mapper that owns it
     /// Makes `current` the names of the list's plugin, type and value count (built, with the
     /// type's data sources from types.db, the first time); false when a name needs a rewrite.
     mutating func selectNames(for list: CollectdRawValueList, schema: CollectdSchema, typesDB: TypesDB) -> Bool {
-        let hash = Names.hash(list, schema)
-        if hash != currentHash || currentIndex < 0 {
-            currentHash = hash
-            let slot = Int(truncatingIfNeeded: hash) & (Self.slots - 1)
-            let candidate = index[slot]
-            if candidate >= 0 && table.withUnsafeBufferPointer({ $0[candidate].matches(list, schema, hash) }) {
-                currentIndex = candidate
-            } else {
-                let sources = CollectdPointMapper.Sources(known: typesDB[String(decoding: list.type, as: UTF8.self)])
-                let names = Names(list: list, sources: sources, schema: schema, hash: hash)
-                if table.count < Self.tableSize {
-                    table.append(names)
-                    currentIndex = table.count - 1
-                } else {
-                    // Evict the oldest entry, and its slot if it still points to it.
-                    let oldSlot = Int(truncatingIfNeeded: table[nextVictim].hash) & (Self.slots - 1)
-                    if index[oldSlot] == nextVictim { index[oldSlot] = -1 }
-                    table[nextVictim] = names
-                    currentIndex = nextVictim
-                    nextVictim = (nextVictim + 1) % Self.tableSize
-                }
-                index[slot] = currentIndex
-            }
+        let salt = UInt64(list.valueCount) << 1 | (schema == .split ? 0 : 1)
+        current = names.value(list.plugin, list.type, salt: salt) {
+            let sources = CollectdPointMapper.Sources(known: typesDB[String(decoding: list.type, as: UTF8.self)])
+            return Names(list: list, sources: sources, schema: schema)
         }
-        return table.withUnsafeBufferPointer { $0[currentIndex].clean }
+        return current.clean
     }
 
     /// `,key=value` for one identifier field (nothing when the value is empty).
     final class Segment {
         let key: [UInt8]
+        /// Rewrite `/` as collectd's server does (binary protocol); not for graphite paths.
+        let fixSlashes: Bool
         let source = ByteBuffer(capacity: 64)
         let bytes = ByteBuffer(capacity: 64)
         var clean = true
         var never = true
 
-        init(key: String) {
+        init(key: String, fixSlashes: Bool = true) {
             self.key = Array(key.utf8)
+            self.fixSlashes = fixSlashes
         }
 
         @inline(__always)
@@ -410,7 +386,7 @@ struct LineCache: @unchecked Sendable {  // confined to the mapper that owns it
             sink.appendByte(UInt8(ascii: ","))
             sink.appendBytes(key)
             sink.appendByte(UInt8(ascii: "="))
-            if value.contains(UInt8(ascii: "/")) {
+            if fixSlashes && value.contains(UInt8(ascii: "/")) {
                 let fixed = Array(CollectdPointMapper.escapeSlashes(String(decoding: value, as: UTF8.self)).utf8)
                 clean = fixed.withUnsafeBufferPointer { LineProtocolEncoder.appendClean($0, kind: .tagValue, into: &sink) }
             } else {
@@ -420,47 +396,21 @@ struct LineCache: @unchecked Sendable {  // confined to the mapper that owns it
         }
     }
 
-    /// Measurements (split) or the measurement and field keys (join) of one (plugin, type).
+    /// Measurements (split) or the measurement and field keys (join) of one (plugin, type),
+    /// with the type's data sources.
     struct Names {
-        /// plugin, a NUL, type: what the entry is for (checked after the hash).
-        let key: [UInt8]
-        let hash: UInt64
-        let count: Int
-        let schema: CollectdSchema
         let sources: CollectdPointMapper.Sources
         var measurements: [[UInt8]] = []
         var fieldKeys: [[UInt8]] = []
         var clean = false
 
-        /// FNV-1a over plugin, type, value count and schema.
-        @inline(__always)
-        static func hash(_ list: CollectdRawValueList, _ schema: CollectdSchema) -> UInt64 {
-            var h: UInt64 = 0xCBF2_9CE4_8422_2325
-            for byte in list.plugin { h = (h ^ UInt64(byte)) &* 0x100_0000_01B3 }
-            h = (h ^ 0xFF) &* 0x100_0000_01B3
-            for byte in list.type { h = (h ^ UInt64(byte)) &* 0x100_0000_01B3 }
-            h = (h ^ UInt64(list.valueCount)) &* 0x100_0000_01B3
-            return (h ^ (schema == .split ? 1 : 2)) &* 0x100_0000_01B3
-        }
-
-        @inline(__always)
-        func matches(_ list: CollectdRawValueList, _ schema: CollectdSchema, _ hash: UInt64) -> Bool {
-            guard hash == self.hash, count == list.valueCount, schema == self.schema,
-                  key.count == list.plugin.count + 1 + list.type.count else { return false }
-            return key.withUnsafeBufferPointer { key in
-                (list.plugin.isEmpty || memoryEqual(key.baseAddress!, list.plugin.baseAddress!, list.plugin.count))
-                    && key[list.plugin.count] == 0
-                    && (list.type.isEmpty
-                        || memoryEqual(key.baseAddress! + list.plugin.count + 1, list.type.baseAddress!, list.type.count))
-            }
-        }
-
-        init(list: CollectdRawValueList, sources: CollectdPointMapper.Sources, schema: CollectdSchema, hash: UInt64) {
-            key = Array(list.plugin) + [0] + Array(list.type)
-            self.hash = hash
+        init(sources: CollectdPointMapper.Sources) {
             self.sources = sources
-            count = list.valueCount
-            self.schema = schema
+        }
+
+        init(list: CollectdRawValueList, sources: CollectdPointMapper.Sources, schema: CollectdSchema) {
+            self.sources = sources
+            let count = list.valueCount
             // A count that disagrees with types.db is rejected before names are used.
             if let known = sources.known, known.count != count { return }
             let plugin = CollectdPointMapper.escapeSlashes(String(decoding: list.plugin, as: UTF8.self))

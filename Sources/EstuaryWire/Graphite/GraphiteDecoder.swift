@@ -40,8 +40,8 @@ public struct GraphiteDecodeStats: Sendable, Hashable {
 /// the templates; Graphite 1.1 `;name=value` tags become tags.
 public struct GraphiteDecoder: Sendable {
     public let configuration: GraphiteDecoderConfiguration
-    private let parser = GraphiteLineParser()
-    private let mapper: WriteGraphitePathMapper
+    let parser = GraphiteLineParser()
+    let mapper: WriteGraphitePathMapper
 
     public init(configuration: GraphiteDecoderConfiguration, typesDB: TypesDB) {
         self.configuration = configuration
@@ -127,15 +127,166 @@ public struct GraphiteDecoder: Sendable {
     }
 }
 
+/// Writes graphite plaintext straight to line protocol: collectd write_graphite paths are
+/// read as byte ranges and written from cached, escaped pieces (types, measurements, tag
+/// segments) without building points; every other line, or a name that needs one of the
+/// encoder's rewrites, takes the point path (`GraphiteDecoder.decodeLine`, then
+/// `LineProtocolEncoder`). Both give the same bytes. This is the receivers' hot path; one
+/// writer per connection or socket.
+public struct GraphiteLineProtocolWriter {
+    public let decoder: GraphiteDecoder
+    public var rejections: [GraphiteRejection] = []
+    public var stats = GraphiteDecodeStats()
+    public var report = LineProtocolEncodeReport()
+    private var types: CachedTypeLookup
+    private var names = BytesKeyedCache<CollectdPathNames>()
+    private let host = LineCache.Segment(key: "host", fixSlashes: false)
+    private let pluginInstance = LineCache.Segment(key: "instance", fixSlashes: false)
+    private let type = LineCache.Segment(key: "type", fixSlashes: false)
+    private let typeInstance = LineCache.Segment(key: "type_instance", fixSlashes: false)
+    private var points: [Point] = []
+
+    public init(decoder: GraphiteDecoder) {
+        self.decoder = decoder
+        types = CachedTypeLookup(typesDB: decoder.mapper.typesDB)
+    }
+
+    /// Decodes every `\n`-separated line of `text` into `sink`; the last line needs no `\n`.
+    /// Returns the number of lines seen.
+    @discardableResult
+    public mutating func decode<Sink: ByteSink>(_ text: UnsafeRawBufferPointer, firstLineNumber: Int = 1, now: Int64,
+                                                into sink: inout Sink) -> Int {
+        var start = 0
+        var lineNumber = firstLineNumber
+        let count = text.count
+        guard let base = text.baseAddress else { return 0 }
+        while start < count {
+            let end = memchrNewline(base + start, count - start).map { start + $0 } ?? count
+            decodeLine(UnsafeRawBufferPointer(rebasing: text[start..<end]), lineNumber: lineNumber, now: now, into: &sink)
+            lineNumber += 1
+            start = end + 1
+        }
+        return lineNumber - firstLineNumber
+    }
+
+    /// Decodes one line (without `\n`) into `sink`.
+    public mutating func decodeLine<Sink: ByteSink>(_ line: UnsafeRawBufferPointer, lineNumber: Int, now: Int64,
+                                                    into sink: inout Sink) {
+        let configuration = decoder.configuration
+        if configuration.collectdPaths && line.count <= configuration.maxLineLength,
+           case .success(let parsed)? = decoder.parser.parse(line), parsed.tags.isEmpty {
+            let path = UnsafeRawBufferPointer(rebasing: line[parsed.path])
+            if let identity = decoder.mapper.rawIdentity(of: path, lookup: &types),
+               write(identity, path: path, value: parsed.value,
+                     timestamp: parsed.seconds.map(GraphiteDecoder.nanoseconds) ?? now, into: &sink) {
+                stats.collectdPaths += 1
+                if identity.unknownType { stats.unknownType += 1 }
+                report.points += 1
+                return
+            }
+        }
+        points.removeAll(keepingCapacity: true)
+        decoder.decodeLine(line, lineNumber: lineNumber, now: now, into: &points, rejections: &rejections, stats: &stats)
+        for point in points { LineProtocolEncoder().encode(point, into: &sink, report: &report) }
+    }
+
+    /// Writes one collectd line from cached pieces; false (nothing written) when a name
+    /// needs a rewrite.
+    private mutating func write<Sink: ByteSink>(_ identity: CollectdRawPathIdentity, path: UnsafeRawBufferPointer,
+                                                value: Double, timestamp: Int64, into sink: inout Sink) -> Bool {
+        let base = path.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        func bytes(_ range: Range<Int>) -> UnsafeBufferPointer<UInt8> {
+            UnsafeBufferPointer(start: base + range.lowerBound, count: range.count)
+        }
+        let schema = decoder.configuration.schema
+        let clean: Bool = withBytes(of: identity.host, in: path) { hostBytes in
+            withBytes(of: identity.dsName, in: path) { dsBytes in
+                // Every segment is updated (no short-circuit), so the next line compares against this one.
+                let hostClean = host.update(hostBytes)
+                let instanceClean = pluginInstance.update(bytes(identity.pluginInstance))
+                let typeClean = type.update(bytes(identity.type))
+                let typeInstanceClean = typeInstance.update(bytes(identity.typeInstance))
+                let pluginBytes = bytes(identity.plugin)
+                let names = names.value(pluginBytes, dsBytes, salt: schema == .split ? 0 : 1) {
+                    CollectdPathNames(plugin: pluginBytes, dsName: dsBytes, schema: schema)
+                }
+                guard hostClean && instanceClean && typeClean && typeInstanceClean && names.clean else { return false }
+                sink.appendBytes(names.measurement)
+                sink.appendBuffer(host.bytes)
+                sink.appendBuffer(pluginInstance.bytes)
+                sink.appendBuffer(type.bytes)
+                sink.appendBuffer(typeInstance.bytes)
+                sink.appendBytes(names.field)
+                appendFloat(value, into: &sink)
+                LineProtocolEncoder.appendTimestamp(timestamp, into: &sink)
+                return true
+            }
+        }
+        return clean
+    }
+
+    private func withBytes<R>(of name: PathName, in path: UnsafeRawBufferPointer,
+                              _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        switch name {
+        case .bytes(let range):
+            return body(UnsafeBufferPointer(start: path.baseAddress!.assumingMemoryBound(to: UInt8.self) + range.lowerBound,
+                                            count: range.count))
+        case .text(let text):
+            var text = text
+            return text.withUTF8(body)
+        }
+    }
+}
+
+/// The escaped measurement and field part (` value=` or ` <ds>=`) of a (plugin, ds) pair.
+struct CollectdPathNames {
+    var measurement: [UInt8] = []
+    var field: [UInt8] = []
+    var clean = false
+
+    init(plugin: UnsafeBufferPointer<UInt8>, dsName: UnsafeBufferPointer<UInt8>, schema: CollectdSchema) {
+        let plugin = String(decoding: plugin, as: UTF8.self)
+        let dsName = String(decoding: dsName, as: UTF8.self)
+        field.append(UInt8(ascii: " "))
+        switch schema {
+        case .split:
+            guard LineProtocolEncoder.appendClean(plugin + "_" + dsName, kind: .measurement, into: &measurement) else { return }
+            field.append(contentsOf: "value".utf8)
+        case .join:
+            guard LineProtocolEncoder.appendClean(plugin, kind: .measurement, into: &measurement),
+                  LineProtocolEncoder.appendClean(dsName, kind: .fieldKey, into: &field) else { return }
+        }
+        field.append(UInt8(ascii: "="))
+        clean = true
+    }
+}
+
+/// types.db lookups by the type's bytes, remembered.
+struct CachedTypeLookup: CollectdTypeLookup {
+    let typesDB: TypesDB
+    private var cache = BytesKeyedCache<[CollectdDataSource]?>()
+
+    init(typesDB: TypesDB) {
+        self.typesDB = typesDB
+    }
+
+    mutating func dataSources(of type: UnsafeBufferPointer<UInt8>) -> [CollectdDataSource]? {
+        cache.value(type) { typesDB[String(decoding: type, as: UTF8.self)] }
+    }
+}
+
+/// Whether any byte of `word` is zero (the classic SWAR test).
+@inline(__always)
+func hasZeroByte(_ word: UInt64) -> Bool {
+    (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080 != 0
+}
+
 /// The offset of the next `\n`, scanning eight bytes at a time.
 @inline(__always)
 func memchrNewline(_ start: UnsafeRawPointer, _ count: Int) -> Int? {
     var i = 0
-    let newline: UInt64 = 0x0A0A_0A0A_0A0A_0A0A
     while i + 8 <= count {
-        let word = start.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ newline
-        // A zero byte in `word` marks a newline.
-        if (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080 != 0 { break }
+        if hasZeroByte(start.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ 0x0A0A_0A0A_0A0A_0A0A) { break }
         i += 8
     }
     while i < count {

@@ -55,6 +55,38 @@ public struct CollectdPathIdentity: Sendable, Hashable {
     }
 }
 
+/// Where a name of a path identity is: bytes of the path, or a string (a data-source name
+/// taken from types.db, a host whose labels were put back in order).
+public enum PathName: Sendable, Hashable {
+    case bytes(Range<Int>)
+    case text(String)
+}
+
+/// A collectd identifier read from a write_graphite path, as ranges of the path's bytes.
+public struct CollectdRawPathIdentity: Sendable, Hashable {
+    public var host: PathName
+    public var plugin: Range<Int>
+    public var pluginInstance: Range<Int>
+    public var type: Range<Int>
+    public var typeInstance: Range<Int>
+    public var dsName: PathName
+    public var unknownType: Bool
+}
+
+/// Looks up a type's data sources in types.db by the type's bytes (the hot path caches it).
+public protocol CollectdTypeLookup {
+    mutating func dataSources(of type: UnsafeBufferPointer<UInt8>) -> [CollectdDataSource]?
+}
+
+/// The plain lookup: a string and a dictionary access per call.
+struct UncachedTypeLookup: CollectdTypeLookup {
+    let typesDB: TypesDB
+
+    func dataSources(of type: UnsafeBufferPointer<UInt8>) -> [CollectdDataSource]? {
+        typesDB[String(decoding: type, as: UTF8.self)]
+    }
+}
+
 /// Reads collectd write_graphite metric paths back into collectd identifiers:
 /// `[prefix]host[postfix].plugin[-instance].type[-instance][.ds]`.
 ///
@@ -85,50 +117,106 @@ public struct WriteGraphitePathMapper: Sendable {
 
     /// The identity a path encodes, or nil when it is not a write_graphite path.
     public func identity(of path: UnsafeRawBufferPointer) -> CollectdPathIdentity? {
-        guard hasPrefix(path) else { return nil }
-        let rest = UnsafeRawBufferPointer(rebasing: path[prefix.count...])
-        guard let (hostEnd, componentsStart) = hostBounds(rest), hostEnd > 0 else { return nil }
-        var host = String(decoding: UnsafeRawBufferPointer(rebasing: rest[..<hostEnd]), as: UTF8.self)
-        if options.reverseHost { host = reverseLabels(host) }
-
-        // Split what follows the host into dot-separated components (at most 5 are meaningful).
-        var components: [Range<Int>] = []
-        var start = componentsStart
-        var i = componentsStart
-        while i <= rest.count {
-            if i == rest.count || rest[i] == UInt8(ascii: ".") {
-                components.append(start..<i)
-                if components.count > 5 { return nil }
-                start = i + 1
+        var lookup = UncachedTypeLookup(typesDB: typesDB)
+        guard let raw = rawIdentity(of: path, lookup: &lookup) else { return nil }
+        func text(_ range: Range<Int>) -> String {
+            String(decoding: UnsafeRawBufferPointer(rebasing: path[range]), as: UTF8.self)
+        }
+        func text(_ name: PathName) -> String {
+            switch name {
+            case .bytes(let range): return text(range)
+            case .text(let string): return string
             }
+        }
+        return CollectdPathIdentity(host: text(raw.host), plugin: text(raw.plugin), pluginInstance: text(raw.pluginInstance),
+                                    type: text(raw.type), typeInstance: text(raw.typeInstance), dsName: text(raw.dsName),
+                                    unknownType: raw.unknownType)
+    }
+
+    /// The identity a path encodes, as ranges of its bytes; nil when it is not a write_graphite path.
+    public func rawIdentity<Lookup: CollectdTypeLookup>(of path: UnsafeRawBufferPointer,
+                                                        lookup: inout Lookup) -> CollectdRawPathIdentity? {
+        guard hasPrefix(path), let (hostEnd, componentsStart) = hostBounds(path, from: prefix.count),
+              hostEnd > prefix.count else { return nil }
+        let hostRange = prefix.count..<hostEnd
+        let host: PathName
+        if options.reverseHost {
+            host = .text(reverseLabels(String(decoding: UnsafeRawBufferPointer(rebasing: path[hostRange]), as: UTF8.self)))
+        } else {
+            host = .bytes(hostRange)
+        }
+        // Split what follows the host into dot-separated components (at most 5 are meaningful).
+        var components = Components()
+        var start = componentsStart
+        let base = path.baseAddress!
+        while true {
+            let dot = findDot(base, from: start, to: path.count)
+            if start == dot || components.count == 5 { return nil }
+            components.append(start..<dot)
+            if dot == path.count { break }
+            start = dot + 1
+        }
+        var resolver = Resolver(path: path, options: options, host: host, lookup: lookup)
+        defer { lookup = resolver.lookup }
+        return options.separateInstances ? resolver.separated(components) : resolver.dashed(components)
+    }
+
+    /// Up to five component ranges, without an array.
+    struct Components {
+        private var ranges: (Range<Int>, Range<Int>, Range<Int>, Range<Int>, Range<Int>) = (0..<0, 0..<0, 0..<0, 0..<0, 0..<0)
+        private(set) var count = 0
+
+        mutating func append(_ range: Range<Int>) {
+            switch count {
+            case 0: ranges.0 = range
+            case 1: ranges.1 = range
+            case 2: ranges.2 = range
+            case 3: ranges.3 = range
+            default: ranges.4 = range
+            }
+            count += 1
+        }
+
+        subscript(index: Int) -> Range<Int> {
+            switch index {
+            case 0: return ranges.0
+            case 1: return ranges.1
+            case 2: return ranges.2
+            case 3: return ranges.3
+            default: return ranges.4
+            }
+        }
+    }
+
+    /// The offset of the first `.` at or after `start` (or `end`), eight bytes at a time.
+    @inline(__always)
+    private func findDot(_ bytes: UnsafeRawPointer, from start: Int, to end: Int) -> Int {
+        var i = start
+        while i + 8 <= end {
+            if hasZeroByte(bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ 0x2E2E_2E2E_2E2E_2E2E) { break }
+            i += 8
+        }
+        while i < end {
+            if bytes.load(fromByteOffset: i, as: UInt8.self) == UInt8(ascii: ".") { return i }
             i += 1
         }
-        func text(_ range: Range<Int>) -> String {
-            String(decoding: UnsafeRawBufferPointer(rebasing: rest[range]), as: UTF8.self)
-        }
-        for range in components where range.isEmpty { return nil }
-
-        if options.separateInstances {
-            return separated(components.map(text), host: host)
-        }
-        return dashed(components, host: host, text: text)
+        return end
     }
 
     /// Finds where the host ends (before the postfix) and where the components start.
-    private func hostBounds(_ rest: UnsafeRawBufferPointer) -> (Int, Int)? {
-        var firstDot = 0
-        while firstDot < rest.count && rest[firstDot] != UInt8(ascii: ".") { firstDot += 1 }
+    private func hostBounds(_ path: UnsafeRawBufferPointer, from start: Int) -> (Int, Int)? {
+        let firstDot = findDot(path.baseAddress!, from: start, to: path.count)
         if postfix.isEmpty {
-            return firstDot < rest.count ? (firstDot, firstDot + 1) : nil
+            return firstDot < path.count ? (firstDot, firstDot + 1) : nil
         }
         // The host has no dots (write_graphite escapes them), so the postfix begins no later
         // than the first dot; it must be followed by a dot.
-        var candidate = 0
+        var candidate = start
         while candidate <= firstDot {
             let after = candidate + postfix.count
-            if after < rest.count, rest[after] == UInt8(ascii: ".") {
+            if after < path.count, path[after] == UInt8(ascii: ".") {
                 var matches = true
-                for j in 0..<postfix.count where rest[candidate + j] != postfix[j] {
+                for j in 0..<postfix.count where path[candidate + j] != postfix[j] {
                     matches = false
                     break
                 }
@@ -144,82 +232,109 @@ public struct WriteGraphitePathMapper: Sendable {
         return host.split(separator: escape, omittingEmptySubsequences: false).reversed().joined(separator: String(escape))
     }
 
-    /// `plugin[-pi].type[-ti][.ds]` (SeparateInstances false).
-    private func dashed(_ components: [Range<Int>], host: String, text: (Range<Int>) -> String) -> CollectdPathIdentity? {
-        guard components.count == 2 || components.count == 3 else { return nil }
-        let (plugin, pluginInstance) = splitAtDash(text(components[0]))
-        if plugin.isEmpty { return nil }
-        let dsComponent = components.count == 3 ? text(components[2]) : nil
-        let (type, typeInstance) = splitAtDash(text(components[1]))
-        let normal = resolve(host: host, plugin: plugin, pluginInstance: pluginInstance, type: type,
-                             typeInstance: typeInstance, ds: dsComponent)
-        if let normal, !normal.unknownType || !options.dropDuplicateFields { return normal }
-        if options.dropDuplicateFields {
-            // DropDuplicateFields shortened a type equal to the plugin: the type segment is
-            // the type instance alone (`memory.used`), or, before a data-source name, it was
-            // left out (`load.shortterm`). Only readings with a known type are taken.
-            let candidates: [(typeInstance: String, ds: String?)] = components.count == 2
-                ? [("", text(components[1])), (text(components[1]), nil)]
-                : [(text(components[1]), dsComponent)]
-            for candidate in candidates {
-                if let identity = resolve(host: host, plugin: plugin, pluginInstance: pluginInstance, type: plugin,
-                                          typeInstance: candidate.typeInstance, ds: candidate.ds),
-                   !identity.unknownType {
+    /// Turns components into an identity, checking types and data-source names.
+    struct Resolver<Lookup: CollectdTypeLookup> {
+        let path: UnsafeRawBufferPointer
+        let options: WriteGraphiteOptions
+        let host: PathName
+        var lookup: Lookup
+
+        func bytes(_ range: Range<Int>) -> UnsafeBufferPointer<UInt8> {
+            UnsafeBufferPointer(start: path.baseAddress!.assumingMemoryBound(to: UInt8.self) + range.lowerBound,
+                                count: range.count)
+        }
+
+        @inline(__always)
+        static func equal(_ name: String, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            name.utf8.withContiguousStorageIfAvailable {
+                $0.count == bytes.count && (bytes.isEmpty || memoryEqual($0.baseAddress!, bytes.baseAddress!, bytes.count))
+            } ?? name.utf8.elementsEqual(bytes)
+        }
+
+        /// Splits a component at its first dash: name and instance (empty when there is none).
+        func splitAtDash(_ range: Range<Int>) -> (Range<Int>, Range<Int>) {
+            var i = range.lowerBound
+            while i < range.upperBound && path[i] != UInt8(ascii: "-") { i += 1 }
+            if i == range.upperBound { return (range, range.upperBound..<range.upperBound) }
+            return (range.lowerBound..<i, (i + 1)..<range.upperBound)
+        }
+
+        /// `plugin[-pi].type[-ti][.ds]` (SeparateInstances false).
+        mutating func dashed(_ components: Components) -> CollectdRawPathIdentity? {
+            guard components.count == 2 || components.count == 3 else { return nil }
+            let (plugin, pluginInstance) = splitAtDash(components[0])
+            if plugin.isEmpty { return nil }
+            let ds: Range<Int>? = components.count == 3 ? components[2] : nil
+            let (type, typeInstance) = splitAtDash(components[1])
+            let normal = resolve(plugin: plugin, pluginInstance: pluginInstance, type: type, typeInstance: typeInstance, ds: ds)
+            if let normal, !normal.unknownType || !options.dropDuplicateFields { return normal }
+            if options.dropDuplicateFields {
+                // DropDuplicateFields shortened a type equal to the plugin: the type segment is
+                // the type instance alone (`memory.used`), or, before a data-source name, it was
+                // left out (`load.shortterm`). Only readings with a known type are taken.
+                let second = components[1]
+                let empty = second.upperBound..<second.upperBound
+                let candidates: [(typeInstance: Range<Int>, ds: Range<Int>?)] = components.count == 2
+                    ? [(empty, second), (second, nil)]
+                    : [(second, ds)]
+                for candidate in candidates {
+                    if let identity = resolve(plugin: plugin, pluginInstance: pluginInstance, type: plugin,
+                                              typeInstance: candidate.typeInstance, ds: candidate.ds),
+                       !identity.unknownType {
+                        return identity
+                    }
+                }
+            }
+            return normal
+        }
+
+        /// `plugin[.pi].type[.ti][.ds]` (SeparateInstances true): types.db decides which
+        /// component is the type; the leftmost consistent reading wins.
+        mutating func separated(_ c: Components) -> CollectdRawPathIdentity? {
+            // (plugin instance index, type index, type instance index, ds index), nil = absent.
+            typealias Reading = (pi: Int?, type: Int, ti: Int?, ds: Int?)
+            let readings: [Reading]
+            switch c.count {
+            case 2: readings = [(nil, 1, nil, nil)]
+            case 3: readings = [(nil, 1, nil, 2), (nil, 1, 2, nil), (1, 2, nil, nil)]
+            case 4: readings = [(nil, 1, 2, 3), (1, 2, nil, 3), (1, 2, 3, nil)]
+            case 5: readings = [(1, 2, 3, 4)]
+            default: return nil
+            }
+            let none = c[0].upperBound..<c[0].upperBound
+            for reading in readings {
+                guard c.count == 2 || lookup.dataSources(of: bytes(c[reading.type])) != nil else { continue }
+                if let identity = resolve(plugin: c[0], pluginInstance: reading.pi.map { c[$0] } ?? none,
+                                          type: c[reading.type], typeInstance: reading.ti.map { c[$0] } ?? none,
+                                          ds: reading.ds.map { c[$0] }) {
                     return identity
                 }
             }
+            return nil
         }
-        return normal
-    }
 
-    /// `plugin[.pi].type[.ti][.ds]` (SeparateInstances true): types.db decides which component
-    /// is the type; the leftmost consistent reading wins.
-    private func separated(_ c: [String], host: String) -> CollectdPathIdentity? {
-        // (plugin instance index, type index, type instance index, ds index), nil = absent.
-        typealias Reading = (pi: Int?, type: Int, ti: Int?, ds: Int?)
-        let readings: [Reading]
-        switch c.count {
-        case 2: readings = [(nil, 1, nil, nil)]
-        case 3: readings = [(nil, 1, nil, 2), (nil, 1, 2, nil), (1, 2, nil, nil)]
-        case 4: readings = [(nil, 1, 2, 3), (1, 2, nil, 3), (1, 2, 3, nil)]
-        case 5: readings = [(1, 2, 3, 4)]
-        default: return nil
-        }
-        for reading in readings {
-            guard typesDB[c[reading.type]] != nil || c.count == 2 else { continue }
-            if let identity = resolve(host: host, plugin: c[0], pluginInstance: reading.pi.map { c[$0] } ?? "",
-                                      type: c[reading.type], typeInstance: reading.ti.map { c[$0] } ?? "",
-                                      ds: reading.ds.map { c[$0] }) {
-                return identity
+        /// Checks the data-source component against types.db and builds the identity.
+        mutating func resolve(plugin: Range<Int>, pluginInstance: Range<Int>, type: Range<Int>, typeInstance: Range<Int>,
+                              ds: Range<Int>?) -> CollectdRawPathIdentity? {
+            if type.isEmpty { return nil }
+            guard let sources = lookup.dataSources(of: bytes(type)) else {
+                // Unknown type: trust the path's shape.
+                if options.alwaysAppendDS && ds == nil { return nil }
+                return CollectdRawPathIdentity(host: host, plugin: plugin, pluginInstance: pluginInstance, type: type,
+                                               typeInstance: typeInstance, dsName: ds.map { .bytes($0) } ?? .text("value"),
+                                               unknownType: true)
             }
+            let appended = sources.count > 1 || options.alwaysAppendDS
+            if let ds {
+                let dsBytes = bytes(ds)
+                guard appended, sources.contains(where: { Self.equal($0.name, dsBytes) }) else { return nil }
+                return CollectdRawPathIdentity(host: host, plugin: plugin, pluginInstance: pluginInstance, type: type,
+                                               typeInstance: typeInstance, dsName: .bytes(ds), unknownType: false)
+            }
+            guard !appended else { return nil }
+            return CollectdRawPathIdentity(host: host, plugin: plugin, pluginInstance: pluginInstance, type: type,
+                                           typeInstance: typeInstance, dsName: .text(sources[0].name), unknownType: false)
         }
-        return nil
-    }
-
-    /// Checks the data-source component against types.db and builds the identity.
-    private func resolve(host: String, plugin: String, pluginInstance: String, type: String, typeInstance: String,
-                         ds: String?) -> CollectdPathIdentity? {
-        if type.isEmpty { return nil }
-        guard let sources = typesDB[type] else {
-            // Unknown type: trust the path's shape.
-            if options.alwaysAppendDS && ds == nil { return nil }
-            return CollectdPathIdentity(host: host, plugin: plugin, pluginInstance: pluginInstance, type: type,
-                                        typeInstance: typeInstance, dsName: ds ?? "value", unknownType: true)
-        }
-        let appended = sources.count > 1 || options.alwaysAppendDS
-        if let ds {
-            guard appended, sources.contains(where: { $0.name == ds }) else { return nil }
-            return CollectdPathIdentity(host: host, plugin: plugin, pluginInstance: pluginInstance, type: type,
-                                        typeInstance: typeInstance, dsName: ds)
-        }
-        guard !appended else { return nil }
-        return CollectdPathIdentity(host: host, plugin: plugin, pluginInstance: pluginInstance, type: type,
-                                    typeInstance: typeInstance, dsName: sources[0].name)
-    }
-
-    private func splitAtDash(_ component: String) -> (String, String) {
-        guard let dash = component.utf8.firstIndex(of: UInt8(ascii: "-")) else { return (component, "") }
-        return (String(component[..<dash]), String(component[component.utf8.index(after: dash)...]))
     }
 
     /// The identity from Graphite 1.1 tags (write_graphite `UseTags true`): tags `host`,
