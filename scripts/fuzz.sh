@@ -20,7 +20,11 @@ for harness in "${harnesses[@]}"; do
   corpus="$scratch/corpus/$harness"
   mkdir -p "$corpus"
   case "$harness" in
-    FuzzCollectd) cp "$fixtures"/capture/*/00*.bin "$fixtures"/bad/*.bin "$corpus"/ ;;
+    FuzzCollectd)
+      for set in plain sign encrypt; do
+        for f in "$fixtures"/capture/$set/00*.bin; do cp -f "$f" "$corpus/$set-$(basename "$f")"; done
+      done
+      cp -f "$fixtures"/bad/*.bin "$corpus"/ ;;
     FuzzGraphite) split -l 25 "$fixtures/write_graphite-client-tcp.txt" "$corpus/lines-" ;;
     FuzzLineProtocol) : ;;
   esac

@@ -67,7 +67,7 @@ struct DecodeCollectdCommand: ParsableCommand {
         var walkRejections: [CollectdRejection] = []
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else {
-                throw ValidationError("\(file): cannot be read")
+                throw RuntimeError("\(file): cannot be read")
             }
             walkRejections.removeAll(keepingCapacity: true)
             writer.rejections.removeAll(keepingCapacity: true)

@@ -69,7 +69,7 @@ struct DecodeGraphiteCommand: ParsableCommand {
         do {
             templateSet = try GraphiteTemplateSet(templates, separator: separator)
         } catch {
-            throw ValidationError("--template: \(error)")
+            throw RuntimeError("--template: \(error)")
         }
         let options = WriteGraphiteOptions(prefix: prefix, postfix: postfix, escapeCharacter: escapeCharacter.utf8.first!,
                                            separateInstances: separateInstances, alwaysAppendDS: alwaysAppendDS,

@@ -48,3 +48,13 @@ struct ReasonCounts {
         counts.isEmpty ? "none" : counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
     }
 }
+
+/// A failure while a command runs (not a usage mistake): printed as `Error: ...` without the
+/// usage text, exit code 1.
+struct RuntimeError: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}

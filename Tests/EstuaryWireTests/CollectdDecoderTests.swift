@@ -151,6 +151,35 @@ struct CollectdDecoderTests {
         #expect(output.notifications.first?.host == "h")
     }
 
+    @Test("times past 2262 (beyond Int64 nanoseconds) drop the value list; TIME in seconds cannot overflow")
+    func timeRange() {
+        var w = CollectdPacketWriter()
+        w.host("h"); w.plugin("p"); w.type("t")
+        w.timeHR(UInt64.max)
+        w.values([.gauge(1)])
+        w.time(seconds: 1 << 40)
+        w.values([.gauge(2)])
+        w.time(seconds: 9_223_372_035)  // the last second InfluxDB can store
+        w.values([.gauge(3)])
+        let output = decoder().decode(w.bytes)
+        #expect(output.valueLists.map(\.values) == [[.gauge(3)]])
+        #expect(output.rejections.map(\.reason.code) == ["time_out_of_range", "time_out_of_range"])
+    }
+
+    @Test("notifications below the security level are ignored, and MESSAGE may hold 255 bytes")
+    func notificationSecurityAndLength() {
+        var w = CollectdPacketWriter()
+        w.host("h"); w.timeHR(3 << 30); w.severity(1)
+        w.message(String(repeating: "m", count: 255))
+        let plain = w.bytes
+        #expect(decoder().decode(plain).notifications.first?.message.count == 255)
+        let atSign = decoder(.sign, auth: relayAuth).decode(plain)
+        #expect(atSign.notifications.isEmpty)
+        #expect(atSign.rejections.map(\.reason) == [.unauthenticated(security: .none)])
+        let signed = CollectdPacketEncoder.signed(plain, user: "relay", password: "s3cret", cryptography: crypto)
+        #expect(decoder(.sign, auth: relayAuth).decode(signed).notifications.count == 1)
+    }
+
     @Test("datagrams up to 64 KiB decode completely")
     func largeDatagram() {
         let lists = (0..<5000).map {

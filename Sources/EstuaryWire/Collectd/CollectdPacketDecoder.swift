@@ -248,13 +248,14 @@ public struct CollectdPacketDecoder: Sendable {
                 case CollectdPartType.typeInstance:
                     state.typeInstance = readString(buffer, at: position, length: length, field: .typeInstance, offset: offset)
                 case CollectdPartType.time:
+                    // Whole seconds; past 2^34 s the shift to cdtime would overflow (and the year is past 2500).
                     state.time = readNumber(buffer, at: position, length: length, field: .time, offset: offset)
-                        .map(CollectdTime.fromSeconds)
+                        .map { $0 < (1 << 34) ? CollectdTime.fromSeconds($0) : UInt64.max }
                 case CollectdPartType.timeHR:
                     state.time = readNumber(buffer, at: position, length: length, field: .time, offset: offset)
                 case CollectdPartType.interval:
                     state.interval = readNumber(buffer, at: position, length: length, field: .interval, offset: offset)
-                        .map(CollectdTime.fromSeconds)
+                        .map { $0 < (1 << 34) ? CollectdTime.fromSeconds($0) : UInt64.max }
                 case CollectdPartType.intervalHR:
                     state.interval = readNumber(buffer, at: position, length: length, field: .interval, offset: offset)
                 case CollectdPartType.severity:
@@ -263,8 +264,12 @@ public struct CollectdPacketDecoder: Sendable {
                     readValues(buffer, at: position, length: length, offset: offset, security: security, state: &state,
                                level: decoder.securityLevel, visitor: &visitor)
                 case CollectdPartType.message:
-                    let message = readString(buffer, at: position, length: length, field: .message, offset: offset)
-                    if let start = message.start {
+                    let message = readString(buffer, at: position, length: length, field: .message, offset: offset,
+                                             limit: CollectdPartType.maxMessagePayload)
+                    if message.start != nil && !decoder.securityLevel.accepts(security) {
+                        // Below the listener's level, collectd ignores the part; so do we, counted.
+                        rejections.append(CollectdRejection(offset: offset, reason: .unauthenticated(security: security)))
+                    } else if let start = message.start {
                         func text(_ field: FieldBytes) -> String {
                             guard let start = field.start else { return "" }
                             return String(decoding: UnsafeRawBufferPointer(rebasing: buffer[start..<(start + field.count)]),
@@ -300,9 +305,10 @@ public struct CollectdPacketDecoder: Sendable {
         }
 
         private mutating func readString(_ buffer: UnsafeRawBufferPointer, at position: Int, length: Int,
-                                         field: CollectdField, offset: Int) -> FieldBytes {
+                                         field: CollectdField, offset: Int,
+                                         limit: Int = CollectdPartType.maxStringPayload) -> FieldBytes {
             let payload = length - CollectdPartType.headerSize
-            guard payload >= 1, payload <= CollectdPartType.maxStringPayload, buffer[position + length - 1] == 0 else {
+            guard payload >= 1, payload <= limit, buffer[position + length - 1] == 0 else {
                 rejections.append(CollectdRejection(offset: offset, reason: .badStringPart(field: field, length: length)))
                 return FieldBytes(start: nil, count: 0, offset: offset)
             }
@@ -361,6 +367,8 @@ public struct CollectdPacketDecoder: Sendable {
             if state.plugin.count == 0 { return reject(.missingField(field: .plugin)) }
             if state.type.count == 0 { return reject(.missingField(field: .type)) }
             if time == 0 { return reject(.missingTime) }
+            // Nanoseconds since the epoch must fit in an Int64 (InfluxDB's range ends in 2262).
+            if time > CollectdTime.maxRepresentable { return reject(.timeOutOfRange(cdtime: time)) }
             let base = buffer.baseAddress!
             let bytes = base.assumingMemoryBound(to: UInt8.self)
             valuesAccepted += count

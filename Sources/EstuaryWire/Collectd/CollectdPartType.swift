@@ -19,6 +19,8 @@ public enum CollectdPartType {
     public static let headerSize = 4
     /// The largest string payload collectd accepts, NUL included (names of at most 127 bytes).
     public static let maxStringPayload = 128
+    /// A notification's MESSAGE may be longer: 255 bytes and its NUL (collectd's NOTIF_MAX_MSG_LEN).
+    public static let maxMessagePayload = 256
     /// Number parts are a header and a big-endian u64.
     public static let numberPartSize = 12
     /// Signature part: header, 32-byte HMAC-SHA-256, then the username (no NUL).

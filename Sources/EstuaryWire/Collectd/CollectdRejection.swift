@@ -29,6 +29,8 @@ public enum CollectdRejectionReason: Sendable, Hashable {
     case missingField(field: CollectdField)
     /// The value list has time 0.
     case missingTime
+    /// The value list's time is beyond what InfluxDB can store (after 2262).
+    case timeOutOfRange(cdtime: UInt64)
     /// The value list would use a field last set by a bad part.
     case fieldFromBadPart(field: CollectdField)
     /// The type's value count in types.db differs from the values sent.
@@ -72,6 +74,7 @@ public enum CollectdRejectionReason: Sendable, Hashable {
         case .unknownPartType: return "unknown_part_type"
         case .missingField: return "missing_field"
         case .missingTime: return "missing_time"
+        case .timeOutOfRange: return "time_out_of_range"
         case .fieldFromBadPart: return "field_from_bad_part"
         case .valueCountMismatch: return "value_count_mismatch"
         case .unauthenticated: return "unauthenticated"
@@ -113,6 +116,7 @@ extension CollectdRejectionReason: CustomStringConvertible {
         case .partLengthExceedsDatagram(let type, let length, let left):
             return "\(CollectdPartType.name(type)) part claims \(length) bytes, only \(left) left: framing broken, stop"
         case .badStringPart(let field, let length):
+            if field == .message { return "bad message part (length \(length)): notification ignored" }
             return "bad \(field.rawValue) part (length \(length)): \(field.rawValue) unknown until set again"
         case .badNumberPart(let field, let length):
             return "bad \(field.rawValue) part (length \(length), expected 12): \(field.rawValue) unknown until set again"
@@ -128,6 +132,8 @@ extension CollectdRejectionReason: CustomStringConvertible {
             return "value list dropped: no \(field.rawValue)"
         case .missingTime:
             return "value list dropped: no time (time 0)"
+        case .timeOutOfRange(let cdtime):
+            return "value list dropped: time \(cdtime >> 30) s is past what InfluxDB stores (2262)"
         case .fieldFromBadPart(let field):
             return "value list dropped: uses \(field.rawValue) set by a bad part"
         case .valueCountMismatch(let type, let expected, let received):

@@ -51,6 +51,9 @@ public enum CollectdValue: Sendable, Hashable {
 
 /// collectd's high-resolution time: seconds × 2^30 in a u64 (`cdtime_t`).
 public enum CollectdTime {
+    /// The largest cdtime whose nanoseconds fit in an Int64 (early 2262, InfluxDB's limit too).
+    public static let maxRepresentable: UInt64 = 9_223_372_035 << 30
+
     /// cdtime to nanoseconds since the epoch, rounded to the nearest nanosecond.
     @inlinable
     public static func nanoseconds(_ cdtime: UInt64) -> Int64 {
