@@ -10,6 +10,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // C libraries, through pkg-config, with shims for what Swift cannot import.
@@ -23,6 +25,8 @@ let package = Package(
         .target(name: "EstuaryWire", dependencies: ["EstuaryModel"]),
         // collectd's signature and encryption through libcrypto.
         .target(name: "EstuaryCrypto", dependencies: ["EstuaryWire", "CLibcrypto"]),
+        // What every runtime part shares: batches of line protocol, self-metrics, clocks.
+        .target(name: "EstuaryRuntime", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // Reading the files configuration points at (types.db, AuthFile).
         .target(name: "EstuaryFiles", dependencies: ["EstuaryWire"]),
         // The command line, as a library so tests can run commands in-process.
