@@ -27,6 +27,13 @@ let package = Package(
         .target(name: "EstuaryCrypto", dependencies: ["EstuaryWire", "CLibcrypto"]),
         // What every runtime part shares: batches of line protocol, self-metrics, clocks.
         .target(name: "EstuaryRuntime", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        // Sockets on Dispatch: UDP receivers and TCP listeners. Moves bytes, knows nothing of metrics.
+        .target(name: "EstuaryIO"),
+        // Receivers -> decoders -> batches -> router -> outputs; self-metrics.
+        .target(name: "EstuaryPipeline", dependencies: [
+            "EstuaryIO", "EstuaryRuntime", "EstuaryWire", "EstuaryModel",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Reading the files configuration points at (types.db, AuthFile).
         .target(name: "EstuaryFiles", dependencies: ["EstuaryWire"]),
         // The command line, as a library so tests can run commands in-process.
@@ -55,6 +62,10 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "EstuaryCLITests", dependencies: ["EstuaryWire", "EstuaryModel", "EstuaryTestSupport"]),
         .testTarget(name: "CNetSNMPTests", dependencies: ["CNetSNMP"]),
+        .testTarget(name: "EstuaryPipelineTests", dependencies: [
+            "EstuaryPipeline", "EstuaryIO", "EstuaryRuntime", "EstuaryWire", "EstuaryModel", "EstuaryTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ]
 )
 

@@ -1,0 +1,349 @@
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a TCP listener hands its bytes to. One handler per worker queue, shared by the
+/// connections that queue serves; every call comes on that queue.
+public protocol StreamHandler: AnyObject {
+    /// Complete lines (each but possibly the last ended by `\n`) from one connection.
+    func handle(lines: UnsafeRawBufferPointer, from connection: ConnectionInfo)
+    /// A line longer than the limit was thrown away (it never reaches `handle`).
+    func lineTooLong(length: Int, from connection: ConnectionInfo)
+    /// A connection was accepted, closed by its peer, closed for idleness, or refused.
+    func connectionEvent(_ event: ConnectionEvent, _ connection: ConnectionInfo)
+    /// Called every tick interval.
+    func tick()
+    /// Called once after the listener stopped.
+    func finish()
+}
+
+/// Who is on the other end of a connection.
+public struct ConnectionInfo: Sendable {
+    public let id: Int
+    public let peer: SocketAddress?
+}
+
+/// What happened to a connection.
+public enum ConnectionEvent: String, Sendable {
+    case opened, closed, idleClosed = "idle_closed", refused, readError = "read_error"
+}
+
+/// Settings of a TCP listener.
+public struct TCPListenerOptions: Sendable {
+    public var listen: SocketAddress
+    /// Connections beyond this are accepted and closed at once (counted as refused).
+    public var maxConnections: Int
+    /// A line longer than this is thrown away up to its newline.
+    public var maxLineLength: Int
+    /// A connection silent this long (seconds) is closed.
+    public var idleTimeout: Double
+    /// SO_RCVBUF per connection (0: the kernel's default).
+    public var receiveBuffer: Int
+    /// Serial queues the connections are spread over.
+    public var workers: Int
+    /// Seconds between `tick()` calls (and idle checks).
+    public var tickInterval: Double
+
+    public init(listen: SocketAddress, maxConnections: Int = 1024, maxLineLength: Int = 16384, idleTimeout: Double = 300,
+                receiveBuffer: Int = 0, workers: Int = 2, tickInterval: Double = 0.2) {
+        self.listen = listen
+        self.maxConnections = maxConnections
+        self.maxLineLength = maxLineLength
+        self.idleTimeout = idleTimeout
+        self.receiveBuffer = receiveBuffer
+        self.workers = workers
+        self.tickInterval = tickInterval
+    }
+}
+
+/// Accepts TCP connections and frames their bytes into lines, on Dispatch sources:
+/// nonblocking reads, a carry-over buffer per connection for a line split across reads,
+/// a maximum line length, an idle timeout and a connection cap. A slow or stalled sender
+/// only holds its own buffer; it never blocks other connections.
+public final class TCPListener: @unchecked Sendable {  // listener state confined to `acceptQueue`, connections to their worker
+    public let name: String
+    public let options: TCPListenerOptions
+    private let socket: Socket
+    private let acceptQueue: DispatchQueue
+    private var acceptSource: (any DispatchSourceRead)?
+    private var workers: [Worker] = []
+    private var nextWorker = 0
+    private var nextID = 0
+    private let open = Atomic<Int>(0)
+
+    /// Bytes read per `read` call, and reads per wake-up before yielding.
+    static let readSize = 64 * 1024
+    static let readsPerWakeUp = 16
+
+    /// Binds and listens. `makeHandler` is called once per worker.
+    public init(name: String, options: TCPListenerOptions, makeHandler: () -> any StreamHandler) throws(SocketError) {
+        self.name = name
+        self.options = options
+        let socket = try Socket.make(family: options.listen.family, type: Int32(SOCK_STREAM.rawValue))
+        do throws(SocketError) {
+            try socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt SO_REUSEADDR")
+            if options.listen.family == AF_INET6 { try socket.setOption(Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1, "setsockopt IPV6_V6ONLY") }
+            try socket.bind(options.listen)
+            guard Glibc.listen(socket.fd, 1024) == 0 else { throw SocketError.makeFailed("listen \(options.listen)") }
+        } catch {
+            socket.close()
+            throw error
+        }
+        self.socket = socket
+        acceptQueue = DispatchQueue(label: "estuary.\(name).accept")
+        for index in 0..<max(1, options.workers) {
+            workers.append(Worker(listener: name, index: index, options: options, handler: makeHandler()))
+        }
+        for worker in workers {
+            worker.decrementOpen = { [weak self] in self?.open.wrappingSubtract(1, ordering: .relaxed) }
+        }
+    }
+
+    /// The address the listener is bound to (the real port when the configuration said 0).
+    public var boundAddress: SocketAddress? { socket.localAddress() }
+
+    /// Connections open now.
+    public var openConnections: Int { open.load(ordering: .relaxed) }
+
+    public func start() {
+        let source = DispatchSource.makeReadSource(fileDescriptor: socket.fd, queue: acceptQueue)
+        source.setEventHandler { @Sendable [weak self] in self?.acceptAll() }
+        source.setCancelHandler { @Sendable [socket] in socket.close() }
+        acceptSource = source
+        source.resume()
+        for worker in workers { worker.start() }
+    }
+
+    /// Stops accepting, closes every connection (their pending carry-over is handed over as
+    /// a last line) and waits for the workers to finish, at most `timeout` seconds.
+    public func stop(timeout: Double = 5) {
+        acceptQueue.sync { acceptSource?.cancel() }
+        for worker in workers { worker.stop() }
+        for worker in workers { _ = worker.finished.wait(timeout: .now() + timeout) }
+    }
+
+    private func acceptAll() {
+        while true {
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    accept(socket.fd, $0, &length)
+                }
+            }
+            if fd < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return  // EAGAIN, or out of descriptors (the source fires again)
+            }
+            // accept4 is a GNU extension Swift does not import: set the flags after.
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            nextID += 1
+            let peer = withUnsafePointer(to: &storage) { SocketAddress(storage: $0) }
+            let info = ConnectionInfo(id: nextID, peer: peer)
+            let worker = workers[nextWorker % workers.count]
+            nextWorker += 1
+            if open.load(ordering: .relaxed) >= options.maxConnections {
+                Glibc.close(fd)
+                worker.queue.async { worker.handler.connectionEvent(.refused, info) }
+                continue
+            }
+            open.wrappingAdd(1, ordering: .relaxed)
+            let connectionSocket = Socket(fd: fd)
+            if options.receiveBuffer > 0 {
+                _ = try? connectionSocket.setOption(SOL_SOCKET, SO_RCVBUF, Int32(clamping: options.receiveBuffer), "SO_RCVBUF")
+            }
+            worker.queue.async { worker.add(Connection(socket: connectionSocket, info: info)) }
+        }
+    }
+
+    /// One accepted connection: its socket, source and carry-over (confined to its worker's queue).
+    final class Connection: @unchecked Sendable {
+        let socket: Socket
+        let info: ConnectionInfo
+        var source: (any DispatchSourceRead)?
+        var carry: [UInt8] = []
+        /// Inside a line that was too long: throw bytes away up to the next newline.
+        var discarding = 0
+        var lastActivity = DispatchTime.now()
+        var closeReason = ConnectionEvent.closed
+
+        init(socket: Socket, info: ConnectionInfo) {
+            self.socket = socket
+            self.info = info
+        }
+    }
+
+    /// A serial queue with its connections, its handler and a read buffer.
+    final class Worker: @unchecked Sendable {  // confined to `queue`
+        let queue: DispatchQueue
+        let handler: any StreamHandler
+        let options: TCPListenerOptions
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: TCPListener.readSize, alignment: 16)
+        var connections: [Int: Connection] = [:]
+        var timer: (any DispatchSourceTimer)?
+        let finished = DispatchGroup()
+        var stopping = false
+        /// Set by the listener: one connection fewer is open.
+        var decrementOpen: @Sendable () -> Void = {}
+
+        init(listener: String, index: Int, options: TCPListenerOptions, handler: any StreamHandler) {
+            queue = DispatchQueue(label: "estuary.\(listener).tcp\(index)", qos: .userInitiated)
+            self.options = options
+            self.handler = handler
+        }
+
+        deinit {
+            buffer.deallocate()
+        }
+
+        func start() {
+            finished.enter()
+            let timer = DispatchSource.makeTimerSource(queue: queue)
+            let nanos = Int(options.tickInterval * 1e9)
+            timer.schedule(deadline: .now() + .nanoseconds(nanos), repeating: .nanoseconds(nanos), leeway: .milliseconds(5))
+            timer.setEventHandler { @Sendable [self] in
+                closeIdle()
+                handler.tick()
+            }
+            self.timer = timer
+            timer.resume()
+        }
+
+        func add(_ connection: Connection) {
+            if stopping {
+                connection.socket.close()
+                decrementOpen()
+                return
+            }
+            connections[connection.info.id] = connection
+            handler.connectionEvent(.opened, connection.info)
+            let source = DispatchSource.makeReadSource(fileDescriptor: connection.socket.fd, queue: queue)
+            source.setEventHandler { @Sendable [self, connection] in read(connection) }
+            source.setCancelHandler { @Sendable [self, connection] in
+                // Only here may the descriptor be closed.
+                flushCarry(connection)
+                connection.socket.close()
+                connections[connection.info.id] = nil
+                handler.connectionEvent(connection.closeReason, connection.info)
+                decrementOpen()
+                if stopping && connections.isEmpty { finish() }
+            }
+            connection.source = source
+            source.resume()
+        }
+
+        private func read(_ connection: Connection) {
+            for _ in 0..<TCPListener.readsPerWakeUp {
+                let n = Glibc.read(connection.socket.fd, buffer.baseAddress, buffer.count)
+                if n > 0 {
+                    connection.lastActivity = .now()
+                    frame(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), connection)
+                    if n < buffer.count { return }
+                    continue
+                }
+                if n == 0 {
+                    connection.source?.cancel()  // end of stream
+                    return
+                }
+                if errno == EINTR { continue }
+                if errno != EAGAIN && errno != EWOULDBLOCK {
+                    connection.closeReason = .readError
+                    connection.source?.cancel()
+                }
+                return
+            }
+        }
+
+        /// Hands complete lines to the handler; keeps the unfinished tail for the next read.
+        private func frame(_ bytes: UnsafeRawBufferPointer, _ connection: Connection) {
+            var data = bytes
+            if connection.discarding > 0 {
+                guard let newline = data.firstIndex(of: UInt8(ascii: "\n")) else {
+                    connection.discarding += data.count
+                    return
+                }
+                handler.lineTooLong(length: connection.discarding + newline, from: connection.info)
+                connection.discarding = 0
+                data = UnsafeRawBufferPointer(rebasing: data[(newline + 1)...])
+            }
+            guard let lastNewline = data.lastIndex(of: UInt8(ascii: "\n")) else {
+                appendCarry(data, connection)
+                return
+            }
+            if connection.carry.isEmpty {
+                handler.handle(lines: UnsafeRawBufferPointer(rebasing: data[...lastNewline]), from: connection.info)
+            } else {
+                // The first line began in an earlier read: complete it, hand it over alone.
+                let firstNewline = data.firstIndex(of: UInt8(ascii: "\n"))!
+                connection.carry.append(contentsOf: data[...firstNewline])
+                if connection.carry.count - 1 > options.maxLineLength {
+                    handler.lineTooLong(length: connection.carry.count - 1, from: connection.info)
+                } else {
+                    connection.carry.withUnsafeBytes { handler.handle(lines: $0, from: connection.info) }
+                }
+                connection.carry.removeAll(keepingCapacity: connection.carry.capacity <= 64 * 1024)
+                if firstNewline < lastNewline {
+                    handler.handle(lines: UnsafeRawBufferPointer(rebasing: data[(firstNewline + 1)...lastNewline]),
+                                   from: connection.info)
+                }
+            }
+            appendCarry(UnsafeRawBufferPointer(rebasing: data[(lastNewline + 1)...]), connection)
+        }
+
+        private func appendCarry(_ bytes: UnsafeRawBufferPointer, _ connection: Connection) {
+            if bytes.isEmpty { return }
+            if connection.carry.count + bytes.count > options.maxLineLength {
+                // No newline within the limit: drop what we have and skip to the next newline.
+                connection.discarding = connection.carry.count + bytes.count
+                connection.carry.removeAll()
+                return
+            }
+            connection.carry.append(contentsOf: bytes)
+        }
+
+        /// At the end of a connection, an unterminated last line is still a line.
+        private func flushCarry(_ connection: Connection) {
+            if connection.discarding > 0 {
+                handler.lineTooLong(length: connection.discarding, from: connection.info)
+                connection.discarding = 0
+            }
+            if !connection.carry.isEmpty {
+                connection.carry.withUnsafeBytes { handler.handle(lines: $0, from: connection.info) }
+                connection.carry.removeAll()
+            }
+        }
+
+        private func closeIdle() {
+            guard options.idleTimeout > 0 else { return }
+            let limit = DispatchTime.now().uptimeNanoseconds &- UInt64(options.idleTimeout * 1e9)
+            for connection in connections.values where connection.lastActivity.uptimeNanoseconds < limit {
+                connection.closeReason = .idleClosed
+                connection.source?.cancel()
+            }
+        }
+
+        func stop() {
+            queue.async { [self] in
+                stopping = true
+                timer?.cancel()
+                if connections.isEmpty {
+                    finish()
+                } else {
+                    for connection in connections.values { connection.source?.cancel() }
+                }
+            }
+        }
+
+        private var didFinish = false
+
+        private func finish() {
+            guard !didFinish else { return }
+            didFinish = true
+            handler.finish()
+            finished.leave()
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import EstuaryRuntime
+import EstuaryWire
+
+/// A destination of batches (an InfluxDB output, or a test's sink). `enqueue` must never
+/// block the caller: receivers call it from their read queues.
+public protocol PipelineOutput: AnyObject, Sendable {
+    var name: String { get }
+    func enqueue(_ batch: LineProtocolBatch)
+    /// Stop taking batches and send what is queued until `deadline` (MonotonicClock ns).
+    func shutdown(deadline: UInt64) -> PipelineOutputReport
+}
+
+/// What an output could not send before its shutdown deadline.
+public struct PipelineOutputReport: Sendable {
+    public var unsentBatches: Int
+    public var unsentLines: Int
+
+    public init(unsentBatches: Int, unsentLines: Int) {
+        self.unsentBatches = unsentBatches
+        self.unsentLines = unsentLines
+    }
+}
+
+/// Hands every sealed batch to every output. The batch's bytes are encoded once and
+/// shared; each output keeps its own queue, so a slow or dead output delays only itself.
+public final class Router: Sendable {
+    public let outputs: [any PipelineOutput]
+    private let batches: Counter
+    private let lines: Counter
+
+    public init(outputs: [any PipelineOutput], metrics: SelfMetrics) {
+        self.outputs = outputs
+        batches = metrics.counter("estuary_pipeline", "batches")
+        lines = metrics.counter("estuary_pipeline", "lines")
+    }
+
+    public func route(_ batch: LineProtocolBatch) {
+        guard batch.lines > 0 else { return }
+        batches.add()
+        lines.add(batch.lines)
+        for output in outputs { output.enqueue(batch) }
+    }
+}
+
+/// Collects the line protocol a receiver writes and hands it to the router as sealed
+/// batches: when `batchLines` lines are waiting, or the oldest line has waited
+/// `batchInterval` seconds. Confined to the receiver's queue.
+public final class BatchAssembler: @unchecked Sendable {  // confined to one receiver queue
+    public let buffer = ByteBuffer(capacity: 256 * 1024)
+    private let router: Router
+    private let source: String
+    private let batchLines: Int
+    private let batchInterval: UInt64
+    private var lines = 0
+    private var firstLineAt: UInt64 = 0
+
+    public init(router: Router, source: String, batchLines: Int, batchInterval: Double) {
+        self.router = router
+        self.source = source
+        self.batchLines = max(1, batchLines)
+        self.batchInterval = UInt64(max(0.001, batchInterval) * 1e9)
+    }
+
+    /// `added` lines were just written to `buffer`.
+    @inline(__always)
+    public func wrote(lines added: Int) {
+        guard added > 0 else { return }
+        if lines == 0 { firstLineAt = MonotonicClock.now() }
+        lines += added
+        if lines >= batchLines { seal() }
+    }
+
+    /// Seals the batch if its oldest line is old enough (called from the receiver's tick).
+    public func tick() {
+        if lines > 0 && MonotonicClock.now() &- firstLineAt >= batchInterval { seal() }
+    }
+
+    /// Hands over whatever is waiting.
+    public func seal() {
+        guard lines > 0 else {
+            buffer.removeAll()
+            return
+        }
+        let batch = LineProtocolBatch(bytes: buffer.bytes, lines: lines, source: source, receivedAt: firstLineAt)
+        buffer.removeAll()
+        lines = 0
+        router.route(batch)
+    }
+}
