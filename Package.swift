@@ -50,6 +50,9 @@ let package = Package(
             "EstuaryModel", "EstuaryWire", "EstuaryCrypto", "EstuaryFiles",
         ]),
 
+        // Load generators and counting sinks for the end-to-end benchmarks (scripts/bench.sh).
+        .executableTarget(name: "estuary-loadtools"),
+
         // libFuzzer harnesses: plain targets exporting LLVMFuzzerTestOneInput (see Makefile `fuzz`).
         .target(name: "FuzzCollectd", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzCollectd"),
         .target(name: "FuzzGraphite", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzGraphite"),

@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   pkg-config
+  curl                  # make run checks and prepares the local InfluxDB
   zlib1g-dev            # gzip (CZlib)
   libssl-dev            # collectd sign/encrypt (CLibcrypto)
   libsnmp-dev           # SNMP poller (CNetSNMP)
