@@ -95,7 +95,9 @@ extension GraphiteInputConfiguration {
         options.prefix = reader.string("prefix", default: options.prefix)
         options.postfix = reader.string("postfix", default: options.postfix)
         if let escape = reader.string("escape_character") {
-            if escape.utf8.count == 1, let byte = escape.utf8.first, byte > 0x20, byte < 0x7F {
+            if escape == "." {
+                reader.error("escape_character", "cannot be '.', the separator of path components")
+            } else if escape.utf8.count == 1, let byte = escape.utf8.first, byte > 0x20, byte < 0x7F {
                 options.escapeCharacter = byte
             } else {
                 reader.error("escape_character", "must be exactly one printable ASCII character, got '\(escape)'")

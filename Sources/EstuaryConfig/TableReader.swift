@@ -268,12 +268,17 @@ func describe(_ value: any TOMLValueConvertible) -> String {
 }
 
 /// The candidate closest to `word` if it is a likely typo (edit distance 1 for words of up to four
-/// letters, else at most 2 or a third of the word's length).
+/// letters, else at most 2 or a third of the word's length) or a longer or shorter spelling
+/// (`data_directory` for `data_dir`).
 func nearest(_ word: String, in candidates: [String]) -> String? {
+    let word = word.lowercased()
     let limit = word.count <= 4 ? 1 : max(2, word.count / 3)
     var best: (candidate: String, distance: Int)?
     for candidate in candidates {
-        let distance = editDistance(Array(word.lowercased()), Array(candidate))
+        if min(word.count, candidate.count) >= 4, word.hasPrefix(candidate) || candidate.hasPrefix(word) {
+            return candidate
+        }
+        let distance = editDistance(Array(word), Array(candidate))
         if distance <= limit, distance < (best?.distance ?? .max) { best = (candidate, distance) }
     }
     return best?.candidate
