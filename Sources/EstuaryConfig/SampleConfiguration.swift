@@ -103,8 +103,8 @@ data_dir = "./data"
   listen_tcp = "127.0.0.1:2003"
   listen_udp = "127.0.0.1:2003"
 
-  ## Read collectd write_graphite paths back into collectd series: the same series the
-  ## binary protocol gives. Paths that do not parse as write_graphite paths go to the
+  ## Read collectd write_graphite paths back into the measurements, tags and fields the
+  ## binary protocol gives. Paths that do not read as write_graphite paths go to the
   ## templates.
   # collectd_paths = true
 

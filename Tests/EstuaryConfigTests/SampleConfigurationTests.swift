@@ -142,3 +142,50 @@ func parseErrors(_ text: String, file: String = "estuary.toml") -> [Configuratio
         return error.errors
     }
 }
+
+@Suite("Docs/configuration.md")
+struct ConfigurationDocumentTests {
+    let document: String
+
+    init() throws {
+        document = try String(contentsOf: repositoryRoot.appendingPathComponent("Docs/configuration.md"), encoding: .utf8)
+    }
+
+    /// The text under each `## ` heading, keyed by the heading ("Global keys", "`[[inputs.collectd]]`", ...).
+    var sections: [String: String] {
+        var sections: [String: String] = [:]
+        var current = ""
+        for line in document.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("## ") {
+                current = String(line.dropFirst(3))
+            } else {
+                sections[current, default: ""] += line + "\n"
+            }
+        }
+        return sections
+    }
+
+    @Test("every section's table lists exactly the contract's keys", arguments: contractKeys.keys.sorted())
+    func keyTables(section: String) throws {
+        let heading = section.isEmpty ? "Global keys" : "`[[\(section)]]`"
+        let text = try #require(sections[heading], "no section \(heading)")
+        let keys = text.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("| `") else { return nil }
+            return String(line.dropFirst(3).prefix(while: { $0 != "`" }))
+        }
+        #expect(keys.sorted() == contractKeys[section]!.sorted())
+    }
+
+    @Test("every TOML example parses (completed with a minimal input or output where it has none)")
+    func examplesParse() throws {
+        let blocks = document.components(separatedBy: "```toml\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
+        #expect(blocks.count >= 5)
+        for block in blocks {
+            var text = block
+            if !text.contains("[[inputs.") { text += "\n[[inputs.collectd]]\nlisten = \"127.0.0.1:25999\"\n" }
+            if !text.contains("[[outputs.") { text += "\n[[outputs.influxdb]]\n" }
+            let errors = parseErrors(text)
+            #expect(errors.isEmpty, "\(errors)\n\(block)")
+        }
+    }
+}
