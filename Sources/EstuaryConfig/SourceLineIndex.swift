@@ -54,6 +54,8 @@ private struct Scanner {
 
     init(bytes: [UInt8]) {
         self.bytes = bytes
+        // A UTF-8 byte order mark is not part of the first key.
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3 }
     }
 
     var current: UInt8? { index < bytes.count ? bytes[index] : nil }

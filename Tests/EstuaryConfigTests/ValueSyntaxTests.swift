@@ -154,4 +154,15 @@ struct SourceLineIndexTests {
         #expect(index.line(of: "inputs.graphite[1].listen_tcp") == 18)
         #expect(index.line(of: "outputs") == nil)
     }
+
+    @Test("a byte order mark and CRLF line ends")
+    func byteOrderMarkAndCRLF() throws {
+        let text = "\u{FEFF}log_level = \"loud\"\r\n[[inputs.collectd]]\r\n  readers = 99\r\n"
+        let index = SourceLineIndex(text)
+        #expect(index.exactLine(of: "log_level") == 1)
+        #expect(index.exactLine(of: "inputs.collectd[0].readers") == 3)
+        let errors = parseErrors(text)
+        #expect(errors.map(\.line) == [1, 2, 3, nil])
+        #expect(errors.map(\.keyPath) == ["log_level", "inputs.collectd[0].listen", "inputs.collectd[0].readers", "outputs"])
+    }
 }
