@@ -55,9 +55,6 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
         self.port = UInt16(port)
     }
 
-    /// Whether `host` means every interface (`0.0.0.0` or `::`).
-    public var isWildcard: Bool { host == "0.0.0.0" || host == "::" }
-
     /// `host:port`, with brackets around an IPv6 address.
     public var description: String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
