@@ -1,9 +1,17 @@
-/// An address to listen on: a host (IP address or name) and a port.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An address to listen on: a numeric IP address and a port.
 ///
-/// Written `"127.0.0.1:25826"`, `"[::1]:2003"` (IPv6 in brackets), `"localhost:2003"`, or
-/// `":2003"` for every IPv4 interface (host `0.0.0.0`; `"[::]:2003"` for every IPv6 one).
+/// Written `"127.0.0.1:25826"`, `"[::1]:2003"` (IPv6 in brackets), or `":2003"` for every IPv4
+/// interface (host `0.0.0.0`; `"[::]:2003"` for every interface, IPv6 and mapped IPv4). Host
+/// names are refused: the sockets bind numeric addresses, and a name that resolves differently
+/// tomorrow is no address to listen on.
 public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
-    /// IP address or host name, without brackets (`::1`, not `[::1]`).
+    /// IPv4 or IPv6 address, without brackets (`::1`, not `[::1]`).
     public var host: String
     /// 1 to 65535.
     public var port: UInt16
@@ -42,8 +50,17 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
             }
             if host.isEmpty { host = "0.0.0.0" }
         }
-        guard host.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && $0 != "/" }) else {
-            throw ListenAddressError("the host '\(host)' has characters a host name or IP address cannot have")
+        if host.contains(":") {
+            var address = in6_addr()
+            guard inet_pton(AF_INET6, host, &address) == 1 else {
+                throw ListenAddressError("'\(host)' is not an IPv6 address")
+            }
+        } else {
+            var address = in_addr()
+            guard inet_pton(AF_INET, host, &address) == 1 else {
+                throw ListenAddressError("'\(host)' is not an IP address; host names are not resolved, so write an address "
+                                         + "such as \"127.0.0.1:2003\", \"[::1]:2003\" or \":2003\" (every interface)")
+            }
         }
         guard !portText.isEmpty, portText.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
             throw ListenAddressError("the port '\(portText)' is not a number")
