@@ -34,11 +34,13 @@ let package = Package(
             "EstuaryIO", "EstuaryRuntime", "EstuaryWire", "EstuaryModel",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // estuary.toml: typed, validated configuration (errors carry key path and line).
+        .target(name: "EstuaryConfig", dependencies: ["EstuaryWire", .product(name: "TOMLKit", package: "TOMLKit")]),
         // Reading the files configuration points at (types.db, AuthFile).
         .target(name: "EstuaryFiles", dependencies: ["EstuaryWire"]),
         // The command line, as a library so tests can run commands in-process.
         .target(name: "EstuaryCLI", dependencies: [
-            "EstuaryModel", "EstuaryWire", "EstuaryCrypto", "EstuaryFiles",
+            "EstuaryModel", "EstuaryWire", "EstuaryCrypto", "EstuaryFiles", "EstuaryConfig",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "estuary", dependencies: [
@@ -63,6 +65,7 @@ let package = Package(
         .testTarget(name: "EstuaryWireTests",
                     dependencies: ["EstuaryWire", "EstuaryModel", "EstuaryCrypto", "EstuaryFiles", "EstuaryTestSupport"],
                     exclude: ["Fixtures"]),
+        .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryWire"]),
         .testTarget(name: "EstuaryCLITests", dependencies: ["EstuaryWire", "EstuaryModel", "EstuaryTestSupport"]),
         .testTarget(name: "CNetSNMPTests", dependencies: ["CNetSNMP"]),
         .testTarget(name: "EstuaryPipelineTests", dependencies: [

@@ -1,0 +1,206 @@
+// Generated from examples/estuary.toml by scripts/generate-sample-config.sh; do not edit.
+// EstuaryConfigTests checks that the two are byte-identical.
+
+extension EstuaryConfiguration {
+    /// The fully commented sample configuration (examples/estuary.toml), printed by
+    /// `estuary sample-config`. It parses, and its settings are a working local setup.
+    public static let sample: String = #"""
+# Estuary configuration
+#
+# Estuary relays metrics from collectd's network protocol and graphite plaintext to
+# InfluxDB. This is the full sample (`estuary sample-config` prints it): it works as it is
+# (collectd on 127.0.0.1:25826, graphite on 127.0.0.1:2003, InfluxDB on 127.0.0.1:8086), and
+# every other key is here too, commented out, with its default value.
+#
+# Docs/configuration.md describes every key. Check a file with `estuary check-config FILE`:
+# unknown keys, wrong types and unknown values are errors, never silently ignored.
+#
+# Durations are strings with a unit: "500ms", "10s", "1.5s", "2m", "1h", "1m30s".
+# Sizes are a number of bytes or a string with a unit: "512KiB", "8MiB", "1GiB", "4MB".
+
+
+###############################################################################
+#                            GLOBAL SETTINGS                                  #
+###############################################################################
+
+## Global keys go here, at the top, before the first [[inputs...]] or [[outputs...]]
+## table: below a table header, a key belongs to that table.
+
+## Where Estuary keeps its state: each output's on-disk spool. A relative path is
+## relative to the working directory. Default "/var/lib/estuary".
+data_dir = "./data"
+
+## The host tag of Estuary's own metrics. Default: the machine's host name.
+# hostname = "relay-1.example.org"
+
+## trace, debug, info, notice, warning, error or critical.
+# log_level = "info"
+
+## How often Estuary writes its own metrics (measurements estuary_*) to the outputs.
+# metrics_interval = "10s"
+
+## How long the final flush may take on SIGTERM or SIGINT; what is not written by then
+## goes to the spool and is sent after the next start.
+# shutdown_timeout = "10s"
+
+## Receivers hand points over in batches of at most batch_lines lines, and at least every
+## batch_interval.
+# batch_lines = 1000
+# batch_interval = "200ms"
+
+
+###############################################################################
+#                              INPUT PLUGINS                                  #
+###############################################################################
+
+# collectd's binary network protocol (the network plugin), over UDP. Point collectd's
+# network plugin at it: <Server "127.0.0.1" "25826">.
+[[inputs.collectd]]
+  ## The input's name in logs and self-metrics. Default "collectd" (then "collectd-2",
+  ## "collectd-3", ... for further [[inputs.collectd]] tables).
+  # name = "collectd"
+
+  ## The UDP address: "host:port", "[::1]:25826" (IPv6), ":25826" (every interface).
+  listen = "127.0.0.1:25826"
+
+  ## collectd's types.db files, which name each type's data sources.
+  # types_db = ["/usr/share/collectd/types.db"]
+
+  ## collectd's SecurityLevel: "none", "sign" (signed or encrypted data only) or
+  ## "encrypt" (encrypted data only). sign and encrypt need auth_file, collectd's AuthFile
+  ## ("user: password" lines). At "none", an auth_file lets signed data be verified and
+  ## encrypted data be read.
+  # security_level = "none"
+  # auth_file = "/etc/collectd/passwd"
+
+  ## "split": one point per data source, measurement <plugin>_<dsname>, field "value"
+  ## (InfluxDB's own collectd service). "join": one point per value list, measurement
+  ## <plugin>, one field per data source.
+  # schema = "split"
+
+  ## Turn COUNTER, DERIVE and ABSOLUTE values into per-second rates (the first value of a
+  ## series then gives no point). Default: raw values, as InfluxDB stores them.
+  # store_rates = false
+
+  ## The socket's receive buffer (SO_RCVBUF); the kernel may cap it at net.core.rmem_max.
+  # read_buffer = "8MiB"
+
+  ## Sockets reading the port (SO_REUSEPORT), each with its own thread: 1 to 16.
+  # readers = 1
+
+  ## The largest datagram taken, in bytes (1024 to 65535); larger ones are dropped and
+  ## counted.
+  # max_datagram = 65535
+
+
+# Graphite plaintext ("path value [timestamp]" lines) over TCP and UDP, including the
+# paths collectd's write_graphite plugin makes.
+[[inputs.graphite]]
+  ## The input's name in logs and self-metrics. Default "graphite" (then "graphite-2", ...).
+  # name = "graphite"
+
+  ## Where to listen; at least one of the two.
+  listen_tcp = "127.0.0.1:2003"
+  listen_udp = "127.0.0.1:2003"
+
+  ## Read collectd write_graphite paths back into the measurements, tags and fields the
+  ## binary protocol gives. Paths that do not read as write_graphite paths go to the
+  ## templates.
+  # collectd_paths = true
+
+  ## The senders' write_graphite options (Prefix, Postfix, EscapeCharacter,
+  ## SeparateInstances, AlwaysAppendDS, ReverseHost, DropDuplicateFields); they must match
+  ## the senders' collectd.conf.
+  # prefix = ""
+  # postfix = ""
+  # escape_character = "_"
+  # separate_instances = false
+  # always_append_ds = false
+  # reverse_host = false
+  # drop_duplicate_fields = false
+
+  ## The schema collectd paths map to ("split" or "join", as above) and their types.db.
+  # schema = "split"
+  # types_db = ["/usr/share/collectd/types.db"]
+
+  ## Templates for other paths, InfluxDB's syntax: "[filter] template [tag=value,...]"
+  ## (Docs/graphite-templates.md). Without a match, the whole path is the measurement.
+  # templates = [
+  #   "servers.* .host.resource.measurement*",
+  #   "sensu.metric.* ..measurement.host.interface.field",
+  # ]
+
+  ## Joins the path parts that end up in one measurement, tag or field.
+  # separator = "."
+
+  ## Longer lines are rejected and counted.
+  # max_line_length = 16384
+
+  ## TCP connections open at once; further ones are closed at once and counted.
+  # max_connections = 1024
+
+  ## A TCP connection quiet this long is closed; "0s" never closes one.
+  # idle_timeout = "5m"
+
+  ## The UDP socket's receive buffer (SO_RCVBUF).
+  # read_buffer = "8MiB"
+
+
+###############################################################################
+#                             OUTPUT PLUGINS                                  #
+###############################################################################
+
+# InfluxDB over HTTP(S): 1.x (/write) or 2.x and 3.x (/api/v2/write). Batches are
+# gzipped, retried with backoff, and kept in the spool under data_dir while the server is
+# down. Every output gets every point.
+[[outputs.influxdb]]
+  ## The output's name in logs, self-metrics and its spool directory. Default "influxdb"
+  ## (then "influxdb-2", ...).
+  # name = "influxdb"
+
+  ## The server: http:// or https://, with an optional path behind a proxy.
+  url = "http://127.0.0.1:8086"
+
+  ## "v1": database, retention_policy, username and password.
+  ## "v2": org, bucket and token (all three required).
+  # api = "v1"
+
+  ## v1: the database written to, created when missing if create_database is true. No
+  ## retention_policy: the database's default one. username and password go together
+  ## (none by default).
+  database = "collectd"
+  # retention_policy = "autogen"
+  # create_database = true
+  # username = "estuary"
+  # password = "secret"
+
+  ## v2 (no defaults).
+  # org = "example-org"
+  # bucket = "collectd"
+  # token = "secret-token"
+
+  ## Compress requests (Content-Encoding: gzip).
+  # gzip = true
+
+  ## A request carries at most batch_size lines and batch_bytes of line protocol; a batch
+  ## that is not full is sent after flush_interval.
+  # batch_size = 5000
+  # batch_bytes = "4MiB"
+  # flush_interval = "1s"
+
+  ## One request, from connecting to the end of the response.
+  # timeout = "10s"
+
+  ## Failed writes are retried after retry_initial, doubling (with jitter) up to retry_max.
+  # retry_initial = "500ms"
+  # retry_max = "60s"
+
+  ## What this output may hold while the server is slow or down, in memory and in its
+  ## spool together; beyond that the oldest batches are dropped and counted.
+  # queue_size = "256MiB"
+
+  ## https only: accept any certificate. For tests; never in production.
+  # insecure_skip_verify = false
+
+"""#
+}
