@@ -22,20 +22,20 @@ test: build lint
 fuzz: deps
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
-bench: deps
-	$(SWIFT) build -c release --product estuary-bench
-	.build/release/estuary-bench $(FIXTURES) $(BENCH_SECONDS)
+# Decode throughput, then the end-to-end comparisons (carbon-c-relay, InfluxDB's collectd listener).
+bench:
+	ESTUARY_BENCH_DEPS=1 scripts/install-deps.sh
+	BENCH_SECONDS=$(BENCH_SECONDS) scripts/bench.sh
 
 # The wire formats must stay free of I/O (see Docs/architecture.md).
 lint:
 	@if grep -rnE '^import (Foundation|Dispatch|Glibc)' Sources/EstuaryWire Sources/EstuaryModel; then \
 	  echo "EstuaryWire and EstuaryModel must not import Foundation, Dispatch or Glibc" >&2; exit 1; fi
 
+# Starts a local InfluxDB under ./data (unless one answers on 127.0.0.1:8086) and runs
+# Estuary with examples/estuary.toml.
 run: build
-	@echo "== estuary decode collectd (a real collectd datagram) =="
-	.build/debug/estuary decode collectd --types-db $(FIXTURES)/types.db $(FIXTURES)/capture/plain/000.bin | head -5
-	@echo "== estuary decode graphite --collectd (write_graphite lines) =="
-	head -3 $(FIXTURES)/write_graphite-client-tcp.txt | .build/debug/estuary decode graphite --collectd --types-db $(FIXTURES)/types.db
+	scripts/run-local.sh
 
 clean:
 	rm -rf .build .build-fuzz

@@ -40,7 +40,8 @@ let package = Package(
         .target(name: "EstuaryFiles", dependencies: ["EstuaryWire"]),
         // The command line, as a library so tests can run commands in-process.
         .target(name: "EstuaryCLI", dependencies: [
-            "EstuaryModel", "EstuaryWire", "EstuaryCrypto", "EstuaryFiles", "EstuaryConfig",
+            "EstuaryModel", "EstuaryWire", "EstuaryCrypto", "EstuaryFiles", "EstuaryConfig", "EstuaryIO", "EstuaryPipeline",
+            "EstuaryRuntime", .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "estuary", dependencies: [
@@ -53,7 +54,7 @@ let package = Package(
         ]),
 
         // Load generators and counting sinks for the end-to-end benchmarks (scripts/bench.sh).
-        .executableTarget(name: "estuary-loadtools"),
+        .executableTarget(name: "estuary-loadtools", dependencies: ["EstuaryWire"]),
 
         // libFuzzer harnesses: plain targets exporting LLVMFuzzerTestOneInput (see Makefile `fuzz`).
         .target(name: "FuzzCollectd", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzCollectd"),

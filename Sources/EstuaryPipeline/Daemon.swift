@@ -199,7 +199,7 @@ public final class Daemon: @unchecked Sendable {  // mutated only by start() and
         reporter.stop()
         var report = DaemonStopReport(unsentBatches: 0, unsentLines: 0, outputs: [])
         for output in outputs {
-            let outputReport = output.shutdown(deadline: deadline)
+            let outputReport = output.drain(until: deadline)
             report.outputs.append((output.name, outputReport))
             report.unsentBatches += outputReport.unsentBatches
             report.unsentLines += outputReport.unsentLines

@@ -7,7 +7,7 @@ public protocol PipelineOutput: AnyObject, Sendable {
     var name: String { get }
     func enqueue(_ batch: LineProtocolBatch)
     /// Stop taking batches and send what is queued until `deadline` (MonotonicClock ns).
-    func shutdown(deadline: UInt64) -> PipelineOutputReport
+    func drain(until deadline: UInt64) -> PipelineOutputReport
 }
 
 /// What an output could not send before its shutdown deadline.

@@ -8,9 +8,11 @@
 //   estuary-loadtools graphite-load PORT CONNECTIONS LINES_PER_CONNECTION
 //       Sends graphite lines (write_graphite-shaped, distinct hosts) over CONNECTIONS TCP
 //       connections as fast as they go; prints "sent LINES in SECONDS".
-//   estuary-loadtools collectd-load PORT RATE SECONDS FIXTURES_DIR
-//       Sends the plain collectd capture's datagrams over UDP at RATE datagrams/s for
-//       SECONDS; prints "sent DATAGRAMS VALUES".
+//   estuary-loadtools collectd-load PORT RATE SECONDS
+//       Sends collectd datagrams over UDP at RATE datagrams/s for SECONDS: each 20 value
+//       lists of interface if_octets (40 values), from 100 hosts, every datagram with its own
+//       timestamp so that a database stores every value; prints "sent DATAGRAMS VALUES".
+import EstuaryWire
 import Foundation
 import Synchronization
 
@@ -64,6 +66,58 @@ enum LoadTools {
         return count
     }
 
+
+    /// Values per synthetic collectd datagram.
+    static let valuesPerDatagram = 40
+
+    static func collectdLoad(port: UInt16, rate: Double, seconds: Double) {
+        // One template datagram per host; the TIME_HR part is patched before each send.
+        let start = UInt64(Date().timeIntervalSince1970) << 30
+        var templates: [[UInt8]] = []
+        for host in 0..<100 {
+            var writer = CollectdPacketWriter()
+            writer.host("bench-host-\(host).example.org")
+            writer.timeHR(start)
+            writer.intervalHR(10 << 30)
+            writer.plugin("interface")
+            writer.type("if_octets")
+            for i in 0..<20 {
+                writer.pluginInstance("eth\(i)")
+                writer.values([.derive(Int64(i) * 1000), .derive(Int64(i) * 2000)])
+            }
+            templates.append(writer.bytes)
+        }
+        // HOST part length + the TIME_HR header: where the 8 time bytes sit.
+        let timeOffsets = templates.map { Int(UInt16($0[2]) << 8 | UInt16($0[3])) + 4 }
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        var sendBuffer: Int32 = 8 << 20
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sendBuffer, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let total = Int(rate * seconds)
+        let began = Date()
+        var sent = 0
+        while sent < total {
+            let due = min(total, Int(Date().timeIntervalSince(began) * rate) + 1)
+            while sent < due {
+                let host = sent % templates.count
+                // A distinct time per datagram: start + sent microseconds.
+                let time = start + UInt64(sent) * 1074
+                for b in 0..<8 { templates[host][timeOffsets[host] + b] = UInt8(truncatingIfNeeded: time >> UInt64(56 - 8 * b)) }
+                let datagram = templates[host]
+                _ = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(fd, datagram, datagram.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+                sent += 1
+            }
+            usleep(1000)
+        }
+        print("sent \(sent) \(sent * valuesPerDatagram) in \(String(format: "%.3f", Date().timeIntervalSince(began)))")
+    }
 
     static func run(_ arguments: [String]) {
         guard arguments.count >= 2 else { usage() }
@@ -179,36 +233,9 @@ enum LoadTools {
             print("sent \(connections * perConnection) in \(String(format: "%.3f", Date().timeIntervalSince(start)))")
 
         case "collectd-load":
-            guard arguments.count == 6, let port = UInt16(arguments[2]), let rate = Double(arguments[3]),
+            guard arguments.count == 5, let port = UInt16(arguments[2]), let rate = Double(arguments[3]),
                   let seconds = Double(arguments[4]) else { usage() }
-            let folder = arguments[5] + "/capture/plain"
-            let files = (try? FileManager.default.contentsOfDirectory(atPath: folder) ?? []) ?? [].filter { $0.hasSuffix(".bin") }.sorted()
-            let datagrams = files.map { [UInt8](FileManager.default.contents(atPath: folder + "/" + $0)!) }
-            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-            var sendBuffer: Int32 = 8 << 20
-            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sendBuffer, socklen_t(MemoryLayout<Int32>.size))
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let total = Int(rate * seconds)
-            let start = Date()
-            var sent = 0
-            while sent < total {
-                // Pace in 1 ms steps.
-                let due = min(total, Int(Date().timeIntervalSince(start) * rate) + 1)
-                while sent < due {
-                    let datagram = datagrams[sent % datagrams.count]
-                    _ = withUnsafePointer(to: &address) {
-                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                            sendto(fd, datagram, datagram.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                        }
-                    }
-                    sent += 1
-                }
-                usleep(1000)
-            }
-            print("sent \(sent) in \(String(format: "%.3f", Date().timeIntervalSince(start)))")
+            collectdLoad(port: port, rate: rate, seconds: seconds)
 
         default:
             usage()

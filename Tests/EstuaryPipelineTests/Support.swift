@@ -17,7 +17,7 @@ final class CaptureOutput: PipelineOutput {
         batches.withLock { $0.append(batch) }
     }
 
-    func shutdown(deadline: UInt64) -> PipelineOutputReport {
+    func drain(until deadline: UInt64) -> PipelineOutputReport {
         PipelineOutputReport(unsentBatches: 0, unsentLines: 0)
     }
 
