@@ -18,6 +18,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CNetSNMP", pkgConfig: "netsnmp", providers: [.apt(["libsnmp-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // The point model: no dependencies, no Foundation.
         .target(name: "EstuaryModel"),
@@ -27,6 +28,8 @@ let package = Package(
         .target(name: "EstuaryCrypto", dependencies: ["EstuaryWire", "CLibcrypto"]),
         // What every runtime part shares: batches of line protocol, self-metrics, clocks.
         .target(name: "EstuaryRuntime", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        // gzip through zlib (request bodies, spool segments).
+        .target(name: "EstuaryCompression", dependencies: ["CZlib"]),
         // Reading the files configuration points at (types.db, AuthFile).
         .target(name: "EstuaryFiles", dependencies: ["EstuaryWire"]),
         // The command line, as a library so tests can run commands in-process.
