@@ -30,6 +30,10 @@ let package = Package(
         .target(name: "EstuaryRuntime", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // gzip through zlib (request bodies, spool segments).
         .target(name: "EstuaryCompression", dependencies: ["CZlib"]),
+        // Outputs: InfluxDB over HTTP (libcurl) from a bounded queue, on a thread per output.
+        .target(name: "EstuaryOutputs", dependencies: [
+            "EstuaryRuntime", "EstuaryCompression", "CCurl", .product(name: "Logging", package: "swift-log"),
+        ]),
         // Reading the files configuration points at (types.db, AuthFile).
         .target(name: "EstuaryFiles", dependencies: ["EstuaryWire"]),
         // The command line, as a library so tests can run commands in-process.
