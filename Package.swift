@@ -55,13 +55,18 @@ let package = Package(
         .target(name: "FuzzGraphite", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzGraphite"),
         .target(name: "FuzzLineProtocol", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzLineProtocol"),
 
-        // Shared by the test targets: golden fixtures and point comparison.
-        .target(name: "EstuaryTestSupport", dependencies: ["EstuaryModel", "EstuaryWire"], path: "Tests/EstuaryTestSupport"),
+        // Shared by the test targets: golden fixtures, point comparison, a real influxd, a scripted HTTP server.
+        .target(name: "EstuaryTestSupport", dependencies: ["EstuaryModel", "EstuaryWire", "EstuaryCompression"],
+                path: "Tests/EstuaryTestSupport"),
         .testTarget(name: "EstuaryWireTests",
                     dependencies: ["EstuaryWire", "EstuaryModel", "EstuaryCrypto", "EstuaryFiles", "EstuaryTestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "EstuaryCLITests", dependencies: ["EstuaryWire", "EstuaryModel", "EstuaryTestSupport"]),
         .testTarget(name: "CNetSNMPTests", dependencies: ["CNetSNMP"]),
+        .testTarget(name: "EstuaryOutputsTests", dependencies: [
+            "EstuaryOutputs", "EstuaryRuntime", "EstuaryCompression", "EstuaryTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ]
 )
 
