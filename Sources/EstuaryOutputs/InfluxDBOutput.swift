@@ -159,6 +159,10 @@ public final class InfluxDBOutput: Sendable {
             if !s.started {
                 // No writer: everything queued is unsent.
                 let report = takeEverythingUnsent(s, pending: [])
+                s.report = report
+                s.finished = true
+                s.state = .stopped
+                publishDepth(s)
                 return (report, nil)
             }
             shared.broadcast()

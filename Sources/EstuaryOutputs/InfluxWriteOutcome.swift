@@ -203,11 +203,14 @@ public enum InfluxWriteOutcome: Equatable, Sendable {
 }
 
 extension String {
+    /// Without leading and trailing spaces, tabs, CRs and LFs (by scalar: "\r\n" is one
+    /// Character, which a Character comparison with "\r" or "\n" would miss).
     func trimmingSpaces() -> String {
-        var bytes = Substring(self)
-        while let first = bytes.first, first == " " || first == "\t" { bytes = bytes.dropFirst() }
-        while let last = bytes.last, last == " " || last == "\t" || last == "\r" || last == "\n" { bytes = bytes.dropLast() }
-        return String(bytes)
+        var scalars = Substring(self).unicodeScalars[...]
+        func isSpace(_ s: Unicode.Scalar) -> Bool { s == " " || s == "\t" || s == "\r" || s == "\n" }
+        while let first = scalars.first, isSpace(first) { scalars = scalars.dropFirst() }
+        while let last = scalars.last, isSpace(last) { scalars = scalars.dropLast() }
+        return String(String.UnicodeScalarView(scalars))
     }
 }
 

@@ -209,7 +209,7 @@ final class Writer {
             case .badRequest, .partialWrite:
                 text = "the server rejected the whole request: \(firstErrorLine(message))"
             }
-            logLimited(reason.rawValue, level: .error, text, meta)
+            logLimited("rejected_" + reason.rawValue, level: .error, text, meta)
             complete(success: false, error: text, state: reason == .retentionPolicy ? .misconfigured : nil)
 
         case .tooLarge(let message):
