@@ -15,8 +15,10 @@ public struct OutputStatus: Sendable, Equatable {
         case unauthorized
         /// v1 404 `database not found`, and it could not (or may not) be created; retried slowly.
         case databaseNotFound = "database_not_found"
-        /// Another 404 (no such endpoint) or an unexpected status; retried slowly.
+        /// Another 404 (no such endpoint: a v2 write to InfluxDB < 1.8, a wrong path prefix); retried slowly.
         case notFound = "not_found"
+        /// A status the output does not expect from InfluxDB (1xx, 3xx, another 4xx); retried slowly.
+        case unexpectedStatus = "unexpected_status"
         /// The server rejects the requests for a configuration error (`retention policy not found`).
         case misconfigured
         /// `shutdown` was called; sending what is held until the deadline.

@@ -136,8 +136,12 @@ final class Writer {
             return configuration.gzip ? Gzip.compress(only.bytes, level: 1) : only.bytes
         }
         var raw: [UInt8] = []
-        raw.reserveCapacity(request.bytes)
-        for batch in request.batches { raw.append(contentsOf: batch.bytes) }
+        raw.reserveCapacity(request.bytes + request.batches.count)
+        for batch in request.batches {
+            raw.append(contentsOf: batch.bytes)
+            // Batches end with a newline by contract; never let two lines run together.
+            if let last = batch.bytes.last, last != 0x0A { raw.append(0x0A) }
+        }
         return configuration.gzip ? Gzip.compress(raw, level: 1) : raw
     }
 
@@ -160,10 +164,7 @@ final class Writer {
         } else {
             result = .failure(HTTPTransportError(code: 2, message: "libcurl could not be initialized"))
         }
-        let milliseconds = Int((MonotonicClock.now() - started) / 1_000_000)
-        metrics.requests.add()
-        metrics.latencyMsTotal.add(milliseconds)
-        metrics.lastLatencyMs.set(milliseconds)
+        recordLatency(nanoseconds: MonotonicClock.now() - started)
 
         switch result {
         case .success(let response):
@@ -173,6 +174,20 @@ final class Writer {
         case .failure(let error):
             handle(.transportFailure(message: error.description), status: nil, request: request)
         }
+    }
+
+    /// Requests last well under a millisecond on loopback: the total is kept in microseconds
+    /// and `latency_ms_total` advanced by whole milliseconds, so the average stays right.
+    private var latencyMicrosecondsTotal: UInt64 = 0
+    private var latencyMillisecondsReported: UInt64 = 0
+
+    private func recordLatency(nanoseconds: UInt64) {
+        metrics.requests.add()
+        latencyMicrosecondsTotal &+= nanoseconds / 1000
+        let milliseconds = latencyMicrosecondsTotal / 1000
+        metrics.latencyMsTotal.add(Int(truncatingIfNeeded: milliseconds &- latencyMillisecondsReported))
+        latencyMillisecondsReported = milliseconds
+        metrics.lastLatencyMs.set(Int((nanoseconds + 500_000) / 1_000_000))
     }
 
     // MARK: - Outcomes
@@ -268,7 +283,7 @@ final class Writer {
             let delay = output.policy.slowDelay(using: &random)
             logLimited("unexpected_status", level: .error,
                        "unexpected HTTP \(code): data kept, retrying every \(Int(delay)) s: \(message)", meta)
-            retry(after: delay, state: .notFound, error: "HTTP \(code): \(message)")
+            retry(after: delay, state: .unexpectedStatus, error: "HTTP \(code): \(message)")
 
         case .throttled(let code, let retryAfter, let message), .serverError(let code, let retryAfter, let message):
             let reason = outcome.reason ?? "server_error"

@@ -400,4 +400,34 @@ struct FaultTests {
         #expect(output.status.queuedLines == 0)
         #expect(output.status.state == .stopped)
     }
+
+    @Test("an unexpected status (405) keeps the data and retries slowly")
+    func unexpectedStatus() throws {
+        let server = try ScriptedHTTPServer { _ in .respond(status: 405, body: "Method Not Allowed") }
+        defer { server.stop() }
+        var configuration = testConfiguration(url: server.url)
+        configuration.retryMax = 0.3
+        try withOutput(configuration) { output, _ in
+            output.enqueue(makeBatch(5, tag: "405"))
+            #expect(waitUntil(timeout: 3) { output.status.state == .unexpectedStatus })
+            usleep(400_000)
+            #expect(server.requests.count <= 3)
+            #expect(output.status.queuedLines == 5)
+            #expect(output.metrics.failedRequests("unexpected_status") == server.requests.count)
+        }
+    }
+
+    @Test("batches without a final newline are never run together in one request")
+    func missingNewline() throws {
+        let server = try ScriptedHTTPServer(script: [])
+        defer { server.stop() }
+        var configuration = testConfiguration(url: server.url)
+        configuration.flushInterval = 0.3
+        try withOutput(configuration) { output, _ in
+            output.enqueue(LineProtocolBatch(bytes: Array("a value=1 1".utf8), lines: 1, source: "t"))
+            output.enqueue(LineProtocolBatch(bytes: Array("b value=2 2".utf8), lines: 1, source: "t"))
+            #expect(waitUntil(timeout: 3) { output.metrics.writtenLines.count == 2 })
+            #expect(server.requests.flatMap(\.lines) == ["a value=1 1", "b value=2 2"])
+        }
+    }
 }

@@ -193,3 +193,30 @@ struct InfluxDBIntegrationTests {
         #expect(try influx.count("bench", field: "a", db: "estuary_test") == total)
     }
 }
+
+extension InfluxDBIntegrationTests {
+    /// Requests per second with one-line requests (per-request cost of the output and influxd):
+    /// ESTUARY_OUTPUT_BENCH=1 to run.
+    @Test("one-line requests per second into influxd (ESTUARY_OUTPUT_BENCH=1)",
+          .enabled(if: ProcessInfo.processInfo.environment["ESTUARY_OUTPUT_BENCH"] != nil), arguments: [true, false])
+    func requestRate(gzip: Bool) throws {
+        let influx = try InfluxDBServer()
+        defer { influx.stop() }
+        try influx.createDatabase("estuary_test")
+        var configuration = testConfiguration(url: influx.url, gzip: gzip)
+        configuration.batchSize = 1
+        let (output, _) = makeOutput(configuration)
+        let total = 5000
+        let start = Date()
+        for i in 0..<total { output.enqueue(makeBatch(1, tag: "r", firstIndex: i)) }
+        #expect(waitUntil(timeout: 120) { output.metrics.writtenLines.count == total })
+        let seconds = Date().timeIntervalSince(start)
+        print("""
+            BENCH requests gzip=\(gzip): \(total) one-line requests in \(String(format: "%.2f", seconds)) s = \
+            \(Int(Double(total) / seconds)) requests/s, mean latency \
+            \(String(format: "%.2f", Double(output.metrics.latencyMsTotal.count) / Double(total))) ms (ms-truncated sum)
+            """)
+        _ = output.shutdown(deadline: deadline(in: 5))
+        #expect(try influx.count("m", db: "estuary_test") == total)
+    }
+}
