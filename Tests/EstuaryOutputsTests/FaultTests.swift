@@ -1,6 +1,7 @@
 import EstuaryOutputs
 import EstuaryRuntime
 import EstuaryTestSupport
+import Dispatch
 import Foundation
 import Logging
 import Synchronization
@@ -428,6 +429,25 @@ struct FaultTests {
             output.enqueue(LineProtocolBatch(bytes: Array("b value=2 2".utf8), lines: 1, source: "t"))
             #expect(waitUntil(timeout: 3) { output.metrics.writtenLines.count == 2 })
             #expect(server.requests.flatMap(\.lines) == ["a value=1 1", "b value=2 2"])
+        }
+    }
+
+    @Test("enqueue from several threads at once: every line written exactly once")
+    func concurrentEnqueue() throws {
+        let server = try ScriptedHTTPServer(script: [])
+        defer { server.stop() }
+        var configuration = testConfiguration(url: server.url)
+        configuration.batchSize = 500
+        try withOutput(configuration) { output, _ in
+            DispatchQueue.concurrentPerform(iterations: 4) { thread in
+                for i in 0..<250 { output.enqueue(makeBatch(4, tag: "t\(thread)", firstIndex: i * 4)) }
+            }
+            #expect(waitUntil(timeout: 10) { output.metrics.writtenLines.count == 4000 })
+            let written = server.requests.flatMap(\.lines)
+            #expect(written.count == 4000)
+            #expect(Set(written).count == 4000)
+            #expect(output.status.queuedLines == 0)
+            #expect(output.metrics.queueLines.current == 0)
         }
     }
 }
