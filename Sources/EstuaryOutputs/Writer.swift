@@ -198,22 +198,22 @@ final class Writer {
         if let reason = outcome.reason { meta["output.reason"] = .string(reason) }
 
         switch outcome {
+        // State first, counters after: whoever sees a counter move sees the state that goes with it.
         case .accepted:
+            complete(success: true)
             metrics.writtenLines.add(request.lines)
             metrics.writtenBatches.add()
-            complete(success: true)
 
         case .partialWrite(let rejected, let message):
+            complete(success: true, error: "partial write: \(message)")
             metrics.writtenLines.add(request.lines - rejected)
             metrics.writtenBatches.add()
             metrics.rejected(.partialWrite).add(rejected)
             meta["output.rejected_lines"] = "\(rejected)"
             logLimited("partial_write", level: .warning,
                        "partial write: some lines were not stored (not resent): \(firstErrorLine(message))", meta)
-            complete(success: true, error: "partial write: \(message)")
 
         case .rejected(let reason, let message):
-            metrics.rejected(reason).add(request.lines)
             meta["output.first_line"] = .string(request.firstLine)
             let text: String
             switch reason {
@@ -224,8 +224,9 @@ final class Writer {
             case .badRequest, .partialWrite:
                 text = "the server rejected the whole request: \(firstErrorLine(message))"
             }
-            logLimited("rejected_" + reason.rawValue, level: .error, text, meta)
             complete(success: false, error: text, state: reason == .retentionPolicy ? .misconfigured : nil)
+            metrics.rejected(reason).add(request.lines)
+            logLimited("rejected_" + reason.rawValue, level: .error, text, meta)
 
         case .tooLarge(let message):
             metrics.failedRequest("too_large")
@@ -249,19 +250,19 @@ final class Writer {
             attempt = 0
 
         case .unauthorized(_, let message):
-            metrics.failedRequest("unauthorized")
             let delay = output.policy.slowDelay(using: &random)
             logLimited("unauthorized", level: .error,
                        "InfluxDB refuses the credentials: data kept, retrying every \(Int(delay)) s: \(message)", meta)
             retry(after: delay, state: .unauthorized, error: "unauthorized: \(message)")
+            metrics.failedRequest("unauthorized")
 
         case .databaseNotFound(let message):
-            metrics.failedRequest("database_not_found")
             if configuration.api == .v1, configuration.createDatabase, !databaseCreationTried {
                 databaseCreationTried = true
                 if createDatabase() {
                     logger.notice("database not found: created it", metadata: ["output.database": .string(configuration.database)])
                     retry(after: 0, state: .retrying, error: "database not found: \(message)")
+                    metrics.failedRequest("database_not_found")
                     return
                 }
             }
@@ -269,38 +270,39 @@ final class Writer {
             logLimited("database_not_found", level: .error,
                        "database not found: data kept, retrying every \(Int(delay)) s: \(message)", meta)
             retry(after: delay, state: .databaseNotFound, error: "database not found: \(message)")
+            metrics.failedRequest("database_not_found")
 
         case .notFound(let message):
-            metrics.failedRequest("not_found")
             let delay = output.policy.slowDelay(using: &random)
             let hint = configuration.api == .v2 ? " (InfluxDB before 1.8 has no /api/v2/write: use api v1)" : ""
             logLimited("not_found", level: .error,
                        "404 from \(writeURL)\(hint): data kept, retrying every \(Int(delay)) s: \(message)", meta)
             retry(after: delay, state: .notFound, error: "404: \(message)")
+            metrics.failedRequest("not_found")
 
         case .unexpectedStatus(let code, let message):
-            metrics.failedRequest("unexpected_status")
             let delay = output.policy.slowDelay(using: &random)
             logLimited("unexpected_status", level: .error,
                        "unexpected HTTP \(code): data kept, retrying every \(Int(delay)) s: \(message)", meta)
             retry(after: delay, state: .unexpectedStatus, error: "HTTP \(code): \(message)")
+            metrics.failedRequest("unexpected_status")
 
         case .throttled(let code, let retryAfter, let message), .serverError(let code, let retryAfter, let message):
             let reason = outcome.reason ?? "server_error"
-            metrics.failedRequest(reason)
             attempt += 1
             let delay = output.policy.delay(attempt: attempt, retryAfter: retryAfter, using: &random)
             if let retryAfter { meta["http.retry_after"] = "\(retryAfter)" }
             logLimited(reason, level: .warning,
                        "HTTP \(code): retrying in \(formatSeconds(delay)): \(message)", meta)
             retry(after: delay, state: .retrying, error: "HTTP \(code): \(message)")
+            metrics.failedRequest(reason)
 
         case .transportFailure(let message):
-            metrics.failedRequest("transport")
             attempt += 1
             let delay = output.policy.delay(attempt: attempt, using: &random)
             logLimited("transport", level: .warning, "no answer from InfluxDB: retrying in \(formatSeconds(delay)): \(message)", meta)
             retry(after: delay, state: .down, error: message)
+            metrics.failedRequest("transport")
         }
     }
 
@@ -338,7 +340,6 @@ final class Writer {
 
     /// The first request stays held and is sent again after `delay` seconds.
     private func retry(after delay: Double, state: OutputStatus.State, error: String) {
-        metrics.retried.add()
         failuresSinceSuccess += 1
         nextAttemptAt = MonotonicClock.now() &+ Self.nanoseconds(delay)
         output.shared.withLock { s in
@@ -347,6 +348,7 @@ final class Writer {
             s.lastErrorAt = WallClock.now()
             if !s.stopping { s.state = state }
         }
+        metrics.retried.add()
     }
 
     /// `CREATE DATABASE` through `/query`; true when the server accepted it.

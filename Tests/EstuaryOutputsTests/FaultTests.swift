@@ -34,7 +34,7 @@ struct FaultTests {
         try withOutput(testConfiguration(url: server.url)) { output, _ in
             let batch = makeBatch(100, tag: "ra")
             output.enqueue(batch)
-            #expect(waitUntil(timeout: 5) { output.metrics.writtenLines.count == 100 })
+            #expect(waitUntil(timeout: 5) { output.metrics.writtenLines.count == 100 && output.status.state == .ok })
             let requests = server.requests
             try #require(requests.count == 2)
             #expect(requests[1].receivedAt - requests[0].receivedAt >= 1_000_000_000)
@@ -179,7 +179,7 @@ struct FaultTests {
         defer { server.stop() }
         try withOutput(testConfiguration(url: server.url)) { output, logs in
             output.enqueue(makeBatch(10, tag: "5xx"))
-            #expect(waitUntil(timeout: 5) { output.metrics.writtenLines.count == 10 })
+            #expect(waitUntil(timeout: 5) { output.metrics.writtenLines.count == 10 && output.status.state == .ok })
             let requests = server.requests
             #expect(requests.count == 4)
             // Full jitter with retryInitial 0.02 and retryMax 0.2: every gap is at most 0.2 s
@@ -388,8 +388,9 @@ struct FaultTests {
         let batch = makeBatch(100, tag: "down")
         output.enqueue(batch)
         output.enqueue(makeBatch(50, tag: "down2"))
-        #expect(waitUntil(timeout: 3) { output.metrics.failedRequests("transport") >= 1 })
-        #expect(output.status.state == .down)
+        // Counters move a moment before the state: wait for the state.
+        #expect(waitUntil(timeout: 3) { output.status.state == .down })
+        #expect(output.metrics.failedRequests("transport") >= 1)
         let started = Date()
         let report = output.shutdown(deadline: deadline(in: 0.3))
         let took = Date().timeIntervalSince(started)
