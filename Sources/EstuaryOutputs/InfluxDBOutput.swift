@@ -178,6 +178,9 @@ public final class InfluxDBOutput: Sendable {
                                             unsentLines: report.unsentLines + s.heldLines,
                                             unsentBytes: report.unsentBytes + s.heldBytes)
             metrics.droppedShutdown.add(s.heldLines)
+            // Never joined: let the thread end on its own when libcurl returns.
+            s.thread?.detach()
+            s.thread = nil
             return (s.report ?? report, nil)
         }
         if let thread {
