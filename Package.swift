@@ -18,6 +18,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CNetSNMP", pkgConfig: "netsnmp", providers: [.apt(["libsnmp-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // The point model: no dependencies, no Foundation.
         .target(name: "EstuaryModel"),
@@ -36,12 +37,18 @@ let package = Package(
         ]),
         // estuary.toml: typed, validated configuration (errors carry key path and line).
         .target(name: "EstuaryConfig", dependencies: ["EstuaryWire", .product(name: "TOMLKit", package: "TOMLKit")]),
+        // gzip through zlib (request bodies, spool segments).
+        .target(name: "EstuaryCompression", dependencies: ["CZlib"]),
+        // Outputs: InfluxDB over HTTP (libcurl) from a bounded queue, on a thread per output.
+        .target(name: "EstuaryOutputs", dependencies: [
+            "EstuaryRuntime", "EstuaryCompression", "CCurl", .product(name: "Logging", package: "swift-log"),
+        ]),
         // Reading the files configuration points at (types.db, AuthFile).
         .target(name: "EstuaryFiles", dependencies: ["EstuaryWire"]),
         // The command line, as a library so tests can run commands in-process.
         .target(name: "EstuaryCLI", dependencies: [
             "EstuaryModel", "EstuaryWire", "EstuaryCrypto", "EstuaryFiles", "EstuaryConfig", "EstuaryIO", "EstuaryPipeline",
-            "EstuaryRuntime", .product(name: "Logging", package: "swift-log"),
+            "EstuaryRuntime", "EstuaryOutputs", .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "estuary", dependencies: [
@@ -61,8 +68,9 @@ let package = Package(
         .target(name: "FuzzGraphite", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzGraphite"),
         .target(name: "FuzzLineProtocol", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzLineProtocol"),
 
-        // Shared by the test targets: golden fixtures and point comparison.
-        .target(name: "EstuaryTestSupport", dependencies: ["EstuaryModel", "EstuaryWire"], path: "Tests/EstuaryTestSupport"),
+        // Shared by the test targets: golden fixtures, point comparison, a real influxd, a scripted HTTP server.
+        .target(name: "EstuaryTestSupport", dependencies: ["EstuaryModel", "EstuaryWire", "EstuaryCompression"],
+                path: "Tests/EstuaryTestSupport"),
         .testTarget(name: "EstuaryWireTests",
                     dependencies: ["EstuaryWire", "EstuaryModel", "EstuaryCrypto", "EstuaryFiles", "EstuaryTestSupport"],
                     exclude: ["Fixtures"]),
@@ -71,6 +79,11 @@ let package = Package(
         .testTarget(name: "CNetSNMPTests", dependencies: ["CNetSNMP"]),
         .testTarget(name: "EstuaryPipelineTests", dependencies: [
             "EstuaryPipeline", "EstuaryIO", "EstuaryRuntime", "EstuaryWire", "EstuaryModel", "EstuaryTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "EstuaryIntegrationTests", dependencies: ["EstuaryTestSupport"]),
+        .testTarget(name: "EstuaryOutputsTests", dependencies: [
+            "EstuaryOutputs", "EstuaryRuntime", "EstuaryCompression", "EstuaryTestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ]

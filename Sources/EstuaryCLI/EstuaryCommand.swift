@@ -5,7 +5,7 @@ public struct EstuaryCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "estuary",
         abstract: "A metrics relay: collectd and graphite in, InfluxDB out.",
-        subcommands: [DecodeCommand.self, CheckConfigCommand.self, SampleConfigCommand.self])
+        subcommands: [RunCommand.self, DecodeCommand.self, CheckConfigCommand.self, SampleConfigCommand.self])
 
     public init() {}
 }

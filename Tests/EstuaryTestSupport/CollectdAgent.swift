@@ -9,7 +9,7 @@ public final class CollectdAgent: @unchecked Sendable {  // used from one test a
     public static let binary = "/usr/sbin/collectd"
     public let directory: URL
     public let hostname: String
-    private let process = Process()
+    private var process: ChildProcess?
 
     /// Whether collectd is installed (tests that need it fail with this message otherwise).
     public static var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: binary) }
@@ -76,11 +76,8 @@ public final class CollectdAgent: @unchecked Sendable {  // used from one test a
         text += extraConfiguration
         let configuration = directory.appendingPathComponent("collectd.conf")
         try text.write(to: configuration, atomically: true, encoding: .utf8)
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["-f", "-C", configuration.path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        process = try ChildProcess(path: Self.binary, arguments: ["-f", "-C", configuration.path],
+                                   outputPath: directory.appendingPathComponent("collectd.stdout").path)
     }
 
     /// collectd's own log (for a failing test's message).
@@ -89,12 +86,8 @@ public final class CollectdAgent: @unchecked Sendable {  // used from one test a
     }
 
     public func stop() {
-        if process.isRunning {
-            process.terminate()
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < deadline { usleep(20_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
+        process?.stop()
+        process = nil
         try? FileManager.default.removeItem(at: directory)
     }
 

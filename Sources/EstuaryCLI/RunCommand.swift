@@ -1,0 +1,114 @@
+import ArgumentParser
+import Dispatch
+import EstuaryConfig
+import EstuaryOutputs
+import EstuaryPipeline
+import EstuaryRuntime
+import Foundation
+import Logging
+
+/// `estuary run --config FILE`: the daemon.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the relay: collectd and graphite in, InfluxDB out.",
+        discussion: """
+            Stops on SIGTERM or SIGINT: receivers first, then every output gets until shutdown_timeout \
+            to send what it holds. A second signal stops at once. Exit codes: 0 stopped with everything \
+            sent; 1 configuration or start error; 3 stopped with data left unsent (the log says how much).
+            """)
+
+    @Option(name: .customLong("config"), help: "The configuration file (see estuary sample-config).")
+    var configurationFile: String
+
+    @Option(name: .customLong("log-level"), help: "Overrides the configuration's log_level.")
+    var logLevel: String?
+
+    /// Exit code when data was left unsent at shutdown.
+    static let unsentExitCode: Int32 = 3
+
+    func run() throws {
+        let configuration: EstuaryConfiguration
+        do {
+            configuration = try EstuaryConfiguration.load(path: configurationFile)
+        } catch {
+            var stderr = OutputStream.standardError()
+            for mistake in error.errors { stderr.line(mistake.description) }
+            stderr.flush()
+            throw ExitCode(1)
+        }
+        var level = DaemonAssembly.logLevel(configuration.global.logLevel)
+        if let logLevel {
+            guard let parsed = Logger.Level(rawValue: logLevel) else {
+                throw ValidationError("--log-level: unknown level '\(logLevel)' (trace, debug, info, notice, warning, error, critical)")
+            }
+            level = parsed
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "estuary")
+        signal(SIGPIPE, SIG_IGN)
+
+        let settings = try DaemonAssembly.settings(configuration)
+        let metrics = SelfMetrics()
+        let outputs = configuration.influxDBOutputs.map { OutputAssembly.output($0, metrics: metrics, logger: logger) }
+        for output in outputs { output.start() }
+        let daemon = Daemon(settings: settings, outputs: outputs, metrics: metrics, logger: logger)
+        do {
+            try daemon.start()
+        } catch {
+            logger.critical("cannot start: \(error)")
+            for output in outputs { _ = output.shutdown(deadline: MonotonicClock.now()) }
+            throw ExitCode(1)
+        }
+        logger.info("estuary started", metadata: [
+            "config.file": "\(configurationFile)", "inputs": "\(settings.collectdInputs.count + settings.graphiteInputs.count)",
+            "outputs": "\(outputs.count)",
+        ])
+
+        // Wait for SIGTERM or SIGINT; a second one ends the process at once.
+        let stopping = DispatchSemaphore(value: 0)
+        let signals = DispatchQueue(label: "estuary.signals")
+        var sources: [any DispatchSourceSignal] = []
+        let received = SignalCount()
+        for number in [SIGTERM, SIGINT] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: signals)
+            source.setEventHandler { @Sendable in
+                if received.next() == 1 {
+                    stopping.signal()
+                } else {
+                    FileHandle.standardError.write(Data("estuary: second signal, stopping without flushing\n".utf8))
+                    Glibc.exit(RunCommand.unsentExitCode)
+                }
+            }
+            source.resume()
+            sources.append(source)
+        }
+        stopping.wait()
+        let report = daemon.stop()
+        if report.unsentLines == 0 {
+            logger.info("stopped: everything received was handed to the outputs and sent")
+            return
+        }
+        for (name, output) in report.outputs where output.unsentLines > 0 {
+            logger.error("stopped with data left unsent", metadata: [
+                "output.name": "\(name)", "unsent.lines": "\(output.unsentLines)", "unsent.batches": "\(output.unsentBatches)",
+            ])
+        }
+        throw ExitCode(Self.unsentExitCode)
+    }
+}
+
+/// Counts signals (from the signal queue only).
+final class SignalCount: @unchecked Sendable {  // touched only on the signal queue
+    private var count = 0
+
+    func next() -> Int {
+        count += 1
+        return count
+    }
+}

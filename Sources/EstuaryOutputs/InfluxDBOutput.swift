@@ -1,0 +1,285 @@
+import EstuaryCompression
+import EstuaryRuntime
+import Logging
+
+/// Writes line-protocol batches to one InfluxDB server over HTTP (v1 `/write` or v2
+/// `/api/v2/write`), from a bounded queue, on its own thread.
+///
+/// Receivers and the pipeline call `enqueue`, which never blocks on I/O: it appends the batch
+/// to the queue (dropping the oldest batches, counted, when the queue is over its byte bound)
+/// and wakes the writer when a request's worth is waiting. The writer thread owns one libcurl
+/// handle (keep-alive), takes queued batches into requests of at most `batchSize` lines and
+/// `batchBytes` bytes (whole batches; a batch is only cut on a 413), sends a partial request
+/// at least every `flushInterval`, gzips the body, and acts on each answer as
+/// `InfluxWriteOutcome` classifies it: accepted, partly stored, rejected, kept and retried with
+/// backoff, kept and retried slowly, or split. See Docs/outputs.md.
+public final class InfluxDBOutput: Sendable {
+    /// The configuration the output was made with.
+    public let configuration: InfluxDBOutputConfiguration
+    /// The output's self-metrics (`estuary_output`, `instance` = name).
+    public let metrics: OutputMetrics
+
+    let logger: Logger
+    let endpoint: InfluxEndpoint
+    let policy: RetryPolicy
+    let shared: ConditionLock<SharedState>
+
+    /// What the writer thread and the callers share, under `shared`'s mutex.
+    final class SharedState {
+        let queue: any BatchQueue
+        /// When the oldest waiting line arrived (monotonic ns), nil when the queue is empty.
+        var oldestWaitingSince: UInt64?
+        /// What the writer holds outside the queue (in flight or waiting to be retried).
+        var heldBatches = 0
+        var heldLines = 0
+        var heldBytes = 0
+        /// The writer sleeps waiting for batches (not for a retry): enqueue must wake it.
+        var writerIdle = false
+        var started = false
+        var stopping = false
+        var deadline: UInt64 = .max
+        var finished = false
+        var report: OutputShutdownReport?
+        var thread: WriterThread?
+        var state: OutputStatus.State = .idle
+        var lastSuccess: Int64?
+        var lastError: String?
+        var lastErrorAt: Int64?
+        var consecutiveFailures = 0
+        var enqueueLog = LogLimiter()
+
+        init(queue: any BatchQueue) { self.queue = queue }
+    }
+
+    /// An output with an in-memory queue of `configuration.queueLimitBytes`.
+    public convenience init(configuration: InfluxDBOutputConfiguration, metrics: SelfMetrics, logger: Logger) {
+        self.init(configuration: configuration, metrics: metrics, logger: logger,
+                  queue: MemoryBatchQueue(limitBytes: configuration.queueLimitBytes))
+    }
+
+    /// An output over the given queue (a durable spool, or a queue a test controls). The output
+    /// owns the queue from now on; nothing else may touch it.
+    public init(configuration: InfluxDBOutputConfiguration, metrics: SelfMetrics, logger: Logger, queue: any BatchQueue) {
+        self.configuration = configuration
+        self.metrics = OutputMetrics(registry: metrics, instance: configuration.name)
+        var logger = logger
+        logger[metadataKey: "output.name"] = .string(configuration.name)
+        logger[metadataKey: "output.url"] = .string(configuration.url)
+        self.logger = logger
+        endpoint = InfluxEndpoint(configuration: configuration)
+        policy = RetryPolicy(initial: configuration.retryInitial, maximum: configuration.retryMax)
+        shared = ConditionLock(SharedState(queue: queue))
+    }
+
+    /// Starts the writer thread. Calling it again, or after `shutdown`, does nothing.
+    public func start() {
+        let begin: Bool = shared.withLock { s in
+            if s.started || s.stopping { return false }
+            s.started = true
+            return true
+        }
+        guard begin else { return }
+        do {
+            try configuration.validate()
+        } catch {
+            logger.error("InfluxDB output misconfigured; requests will fail and be retried slowly",
+                         metadata: ["error": "\(error)"])
+        }
+        let thread = WriterThread.start(name: "estuary-out") { [self] in
+            let writer = Writer(output: self)
+            writer.run()
+        }
+        shared.withLock { s in
+            s.thread = thread
+            if thread == nil {
+                // No thread: nothing will send. Keep taking batches until shutdown reports them.
+                s.started = false
+            }
+        }
+        if thread == nil {
+            logger.critical("could not start the InfluxDB output's writer thread; batches are kept until shutdown")
+        }
+    }
+
+    /// Hands a batch to the output. Never blocks on I/O: the batch is queued (the oldest
+    /// batches are dropped and counted when the queue is full) and the writer woken if needed.
+    /// After `shutdown` the batch is dropped and counted (`reason=shutdown`).
+    public func enqueue(_ batch: LineProtocolBatch) {
+        guard batch.lines > 0, batch.byteCount > 0 else { return }
+        let now = MonotonicClock.now()
+        var logQueueFull: (lines: Int, suppressed: Int)? = nil
+        var logShutdown: Int? = nil
+        let wake: Bool = shared.withLock { s in
+            if s.stopping {
+                metrics.droppedShutdown.add(batch.lines)
+                if s.enqueueLog.admit("enqueue_after_shutdown", now: now) != nil { logShutdown = batch.lines }
+                return false
+            }
+            let wasEmpty = s.queue.count == 0
+            let overflow = s.queue.push(batch)
+            if !overflow.isEmpty {
+                metrics.droppedQueueFull.add(overflow.lines)
+                if let suppressed = s.enqueueLog.admit("queue_full", now: now) {
+                    logQueueFull = (overflow.lines, suppressed)
+                }
+            }
+            if s.queue.count == 0 {
+                s.oldestWaitingSince = nil
+            } else if wasEmpty || s.oldestWaitingSince == nil {
+                s.oldestWaitingSince = now
+            }
+            publishDepth(s)
+            return s.writerIdle && (wasEmpty || s.queue.lines >= configuration.batchSize || s.queue.bytes >= configuration.batchBytes)
+        }
+        if wake { shared.signal() }
+        if let (lines, suppressed) = logQueueFull {
+            logger.warning("queue full (\(configuration.queueLimitBytes) bytes): dropped the oldest batches",
+                           metadata: ["output.dropped_lines": "\(lines)", "output.reason": "queue_full",
+                                      "log.suppressed": "\(suppressed)"])
+        }
+        if let lines = logShutdown {
+            logger.warning("batch handed to an output that is shutting down: dropped",
+                           metadata: ["output.dropped_lines": "\(lines)", "output.reason": "shutdown"])
+        }
+    }
+
+    /// Stops taking batches, keeps sending what is held until `deadline` (MonotonicClock ns),
+    /// then stops the writer thread. Blocks until the writer has ended or shortly after the
+    /// deadline. What could not be sent is counted (`dropped_lines{reason=shutdown}`) and
+    /// returned. Calling it again returns the same report.
+    public func shutdown(deadline: UInt64) -> OutputShutdownReport {
+        let graceNanoseconds: UInt64 = 2_000_000_000
+        let (report, thread): (OutputShutdownReport, WriterThread?) = shared.withLockWaiting { s, waiter in
+            if let report = s.report { return (report, nil) }
+            if !s.stopping {
+                s.stopping = true
+                s.deadline = deadline
+                if s.started { s.state = .stopping }
+            }
+            if !s.started {
+                // No writer: everything queued is unsent.
+                let report = takeEverythingUnsent(s, pending: [])
+                s.report = report
+                s.finished = true
+                s.state = .stopped
+                publishDepth(s)
+                return (report, nil)
+            }
+            shared.broadcast()
+            let limit = (deadline > UInt64.max - graceNanoseconds) ? UInt64.max : max(deadline, MonotonicClock.now()) + graceNanoseconds
+            while !s.finished, MonotonicClock.now() < limit {
+                waiter.wait(untilMonotonic: limit)
+            }
+            if let report = s.report { return (report, s.finished ? s.thread : nil) }
+            // The writer is stuck past the deadline (a request libcurl has not given up on):
+            // report what is held now; the writer will not count it again.
+            let report = takeEverythingUnsent(s, pending: [])
+            s.report = OutputShutdownReport(unsentBatches: report.unsentBatches + s.heldBatches,
+                                            unsentLines: report.unsentLines + s.heldLines,
+                                            unsentBytes: report.unsentBytes + s.heldBytes)
+            metrics.droppedShutdown.add(s.heldLines)
+            // Never joined: let the thread end on its own when libcurl returns.
+            s.thread?.detach()
+            s.thread = nil
+            return (s.report ?? report, nil)
+        }
+        if let thread {
+            thread.join()
+            shared.withLock { $0.thread = nil }
+        }
+        if report.unsentLines > 0 {
+            logger.warning("shut down with data unsent",
+                           metadata: ["output.unsent_batches": "\(report.unsentBatches)",
+                                      "output.unsent_lines": "\(report.unsentLines)",
+                                      "output.unsent_bytes": "\(report.unsentBytes)"])
+        }
+        return report
+    }
+
+    /// The output's state, what it holds, its last success and its last error.
+    public var status: OutputStatus {
+        shared.withLock { s in
+            OutputStatus(state: s.state,
+                         queuedBatches: s.queue.count + s.heldBatches,
+                         queuedLines: s.queue.lines + s.heldLines,
+                         queuedBytes: s.queue.bytes + s.heldBytes,
+                         lastSuccess: s.lastSuccess,
+                         lastError: s.lastError,
+                         lastErrorAt: s.lastErrorAt,
+                         consecutiveFailures: s.consecutiveFailures)
+        }
+    }
+
+    /// Empties the queue and the given pending requests into a report, counting them as
+    /// dropped at shutdown. Called with the lock held.
+    func takeEverythingUnsent(_ s: SharedState, pending: [PendingRequest]) -> OutputShutdownReport {
+        var report = OutputShutdownReport()
+        for request in pending {
+            report.unsentBatches += request.batches.count
+            report.unsentLines += request.lines
+            report.unsentBytes += request.bytes
+        }
+        while let batch = s.queue.popFront() {
+            report.unsentBatches += 1
+            report.unsentLines += batch.lines
+            report.unsentBytes += batch.byteCount
+        }
+        s.oldestWaitingSince = nil
+        metrics.droppedShutdown.add(report.unsentLines)
+        return report
+    }
+
+    /// Publishes the queue depth gauges. Called with the lock held.
+    func publishDepth(_ s: SharedState) {
+        metrics.queueLines.set(s.queue.lines + s.heldLines)
+        metrics.queueBytes.set(s.queue.bytes + s.heldBytes)
+    }
+}
+
+/// Requests the writer holds: taken from the queue (or a half of a split request), with the
+/// body encoded once and reused by retries.
+struct PendingRequest {
+    var batches: [LineProtocolBatch]
+    var lines: Int
+    var bytes: Int
+    var body: [UInt8]?
+
+    init(batches: [LineProtocolBatch]) {
+        self.batches = batches
+        lines = batches.reduce(0) { $0 + $1.lines }
+        bytes = batches.reduce(0) { $0 + $1.byteCount }
+    }
+
+    /// The request cut in two halves (by batches, else one batch by lines), nil for one line.
+    func halves() -> (PendingRequest, PendingRequest)? {
+        if batches.count >= 2 {
+            let middle = batches.count / 2
+            return (PendingRequest(batches: Array(batches[..<middle])), PendingRequest(batches: Array(batches[middle...])))
+        }
+        guard let only = batches.first, let (first, second) = PendingRequest.split(only) else { return nil }
+        return (PendingRequest(batches: [first]), PendingRequest(batches: [second]))
+    }
+
+    /// Cuts a batch at the line boundary nearest its middle; nil when it has one line.
+    static func split(_ batch: LineProtocolBatch) -> (LineProtocolBatch, LineProtocolBatch)? {
+        let bytes = batch.bytes
+        var ends: [Int] = []  // offsets just past each line's newline
+        for (i, b) in bytes.enumerated() where b == 0x0A { ends.append(i + 1) }
+        if let last = bytes.last, last != 0x0A { ends.append(bytes.count) }
+        guard ends.count >= 2 else { return nil }
+        let half = ends.count / 2
+        let cut = ends[half - 1]
+        let first = LineProtocolBatch(bytes: Array(bytes[..<cut]), lines: half, source: batch.source, receivedAt: batch.receivedAt)
+        let second = LineProtocolBatch(bytes: Array(bytes[cut...]), lines: ends.count - half, source: batch.source,
+                                       receivedAt: batch.receivedAt)
+        return (first, second)
+    }
+
+    /// The first line of the request (at most 300 bytes), for logs.
+    var firstLine: String {
+        guard let bytes = batches.first?.bytes else { return "" }
+        var end = bytes.firstIndex(of: 0x0A) ?? bytes.count
+        end = min(end, 300)
+        return String(decoding: bytes[..<end], as: UTF8.self)
+    }
+}
