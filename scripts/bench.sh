@@ -34,13 +34,20 @@ wait_lines() {  # file target timeout_s
   while [ "$(sink_lines "$1")" -lt "$2" ] && [ $SECONDS -lt $end ]; do sleep 0.1; done
 }
 
+# Both UDP receivers get the same socket buffer; the kernel caps it at net.core.rmem_max,
+# which this raises when it may (as an operator would, see Docs/operations.md).
+udp_buffer=$((64 << 20))
+if [ "$(sysctl -n net.core.rmem_max)" -lt "$udp_buffer" ]; then
+  sysctl -qw net.core.rmem_max=$udp_buffer 2>/dev/null || echo "note: cannot raise net.core.rmem_max; UDP buffers stay at $(sysctl -n net.core.rmem_max) bytes"
+fi
+
+sections=${BENCH_SECTIONS:-"1 2 3"}
+if [[ " $sections " == *" 1 "* ]]; then
 echo "== 1. decode to line protocol, one core =="
 $release/estuary-bench $fixtures "${BENCH_SECONDS:-3}"
+fi
 
-echo
-echo "== 2. graphite over TCP, 8 connections -> line protocol (Estuary) / carbon relaying (carbon-c-relay) =="
-lines_per_connection=${GRAPHITE_LINES:-500000}
-total=$((8 * lines_per_connection))
+# Estuary, writing to a counting HTTP sink (no gzip, so the sink only counts newlines).
 sink_port=$(free_port); graphite_port=$(free_port); collectd_port=$(free_port)
 $tools http-sink "$sink_port" "$work/http.stats" & pids+=($!)
 cat > "$work/estuary.toml" <<CONF
@@ -54,7 +61,7 @@ types_db = ["$PWD/$fixtures/types.db"]
 [[inputs.collectd]]
 listen = "127.0.0.1:$collectd_port"
 types_db = ["$PWD/$fixtures/types.db"]
-read_buffer = "64MiB"
+read_buffer = $udp_buffer
 [[outputs.influxdb]]
 url = "http://127.0.0.1:$sink_port"
 gzip = false
@@ -63,6 +70,12 @@ queue_size = "1GiB"
 CONF
 $release/estuary run --config "$work/estuary.toml" 2>"$work/estuary.log" & estuary=$!; pids+=($estuary)
 sleep 1
+
+if [[ " $sections " == *" 2 "* ]]; then
+echo
+echo "== 2. graphite over TCP, 8 connections -> line protocol (Estuary) / carbon relaying (carbon-c-relay) =="
+lines_per_connection=${GRAPHITE_LINES:-500000}
+total=$((8 * lines_per_connection))
 cpu0=$(cpu_seconds $estuary); t0=$(date +%s.%N)
 $tools graphite-load "$graphite_port" 8 "$lines_per_connection" >/dev/null
 wait_lines "$work/http.stats" "$total" 120
@@ -92,7 +105,9 @@ printf "carbon-c-relay:  %d/%d lines delivered in %.2f s wall, %.2f CPU-s: %.0f 
   "$relayed" "$total" "$relay_wall" "$relay_cpu" "$relay_rate" "$(echo "$relayed / $relay_wall" | bc -l)" "$(rss_mb $relay)"
 printf "ratio (lines per CPU-second, estuary / carbon-c-relay): %.2f\n" "$(echo "$estuary_rate / $relay_rate" | bc -l)"
 kill $relay; wait $relay 2>/dev/null || true
+fi
 
+if [[ " $sections " == *" 3 "* ]]; then
 echo
 echo "== 3. collectd over UDP at rising rates: Estuary vs InfluxDB's [[collectd]] listener =="
 # Synthetic datagrams (estuary-loadtools collectd-load): 40 values each, every datagram with
@@ -102,6 +117,11 @@ rates=${COLLECTD_RATES:-"2000 5000 10000 20000 50000 100000"}
 seconds=${COLLECTD_SECONDS:-4}
 printf "%-12s %-28s %-28s\n" "datagrams/s" "estuary (points delivered)" "influxdb listener (stored)"
 
+# InfluxDB's listener as a user runs it (its default read buffer: net.core.rmem_default), or,
+# with INFLUX_READ_BUFFER=equal, with the same buffer Estuary gets.
+influx_read_buffer=""
+[ "${INFLUX_READ_BUFFER:-default}" = equal ] && influx_read_buffer="  read-buffer = $udp_buffer"
+echo "InfluxDB listener read buffer: ${INFLUX_READ_BUFFER:-default}; Estuary read_buffer: $udp_buffer bytes (rmem_max $(sysctl -n net.core.rmem_max))"
 influx_dir="$work/influxdb"; mkdir -p "$influx_dir"
 influx_http=$(free_port); influx_rpc=$(free_port); influx_collectd=$(free_port)
 cat > "$influx_dir/influxdb.conf" <<CONF
@@ -121,9 +141,10 @@ bind-address = "127.0.0.1:$influx_rpc"
   bind-address = "127.0.0.1:$influx_collectd"
   database = "collectd"
   typesdb = "$PWD/$fixtures/types.db"
+$influx_read_buffer
 CONF
 influxd -config "$influx_dir/influxdb.conf" >"$influx_dir/influxd.log" 2>&1 & influxd=$!; pids+=($influxd)
-for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$influx_http/ping" && break; sleep 0.2; done
+for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$influx_http/ping" && break; sleep 0.2; done
 estuary_best=0; influx_best=0
 for rate in $rates; do
   # Estuary: lines at the sink (self-metrics are a few lines per second; subtract what it had).
@@ -151,3 +172,4 @@ d=json.load(sys.stdin); print(sum(v[1] for r in d["results"] for s in r.get("ser
 done
 echo "highest rate without loss: estuary $estuary_best datagrams/s ($(( estuary_best * values_per_datagram )) values/s), influxdb $influx_best datagrams/s ($(( influx_best * values_per_datagram )) values/s)"
 echo "estuary peak RSS: $(rss_mb $estuary) MiB"
+fi
