@@ -105,8 +105,7 @@ final class GraphiteInputHandler: DatagramHandler, StreamHandler, @unchecked Sen
     private func decode(_ text: UnsafeRawBufferPointer, peer: @autoclosure () -> String) {
         bytes.add(text.count)
         let pointsBefore = writer.report.points
-        var sink = assembler.buffer
-        lines.add(writer.decode(text, now: WallClock.now(), into: &sink))
+        lines.add(writer.decode(text, now: WallClock.now(), into: assembler.buffer))
         if !writer.rejections.isEmpty {
             for rejection in writer.rejections {
                 log.record(reason: rejection.reason.code,

@@ -122,12 +122,12 @@ func graphiteToLineProtocol(collectdPaths: Bool) throws {
     let decoder = GraphiteDecoder(
         configuration: GraphiteDecoderConfiguration(collectdPaths: collectdPaths, templates: templates), typesDB: types)
     var writer = GraphiteLineProtocolWriter(decoder: decoder)
-    var buffer = ByteBuffer(capacity: 1 << 20)
+    let buffer = ByteBuffer(capacity: 1 << 20)
     let label = collectdPaths ? "write_graphite mapping" : "template"
     measure("graphite write_graphite capture -> lp (\(label))", unit: "lines") {
         writer.rejections.removeAll(keepingCapacity: true)
         buffer.removeAll()
-        let lines = graphiteText.withUnsafeBytes { writer.decode($0, now: 0, into: &buffer) }
+        let lines = graphiteText.withUnsafeBytes { writer.decode($0, now: 0, into: buffer) }
         return (lines, buffer.count)
     }
 }

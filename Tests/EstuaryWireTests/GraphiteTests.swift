@@ -206,15 +206,31 @@ struct GraphiteDecoderTests {
 
 @Suite("graphite straight to line protocol")
 struct GraphiteDirectEncodingTests {
-    /// The writer must give exactly the bytes of decodeLine + LineProtocolEncoder.
-    func bothWays(_ text: String, decoder: GraphiteDecoder) -> (String, String, GraphiteLineProtocolWriter) {
+    /// The writer must give the points of decodeLine + LineProtocolEncoder: the same lines, but
+    /// for values, which the writer may copy as the sender wrote them (`-0`, `1.50`) where the
+    /// encoder formats the double; so lines are compared as parsed points, exactly.
+    func bothWays(_ text: String, decoder: GraphiteDecoder) -> ([Point], [Point], GraphiteLineProtocolWriter) {
         let (points, rejections, stats) = decodeGraphite(text, decoder: decoder, now: 77)
         var writer = GraphiteLineProtocolWriter(decoder: decoder)
         var direct: [UInt8] = []
         Array(text.utf8).withUnsafeBytes { _ = writer.decode($0, now: 77, into: &direct) }
         #expect(writer.rejections == rejections)
         #expect(writer.stats == stats)
-        return (LineProtocolEncoder().string(points), String(decoding: direct, as: UTF8.self), writer)
+        let parser = LineProtocolParser()
+        let viaPoints = parser.parse(LineProtocolEncoder().string(points))
+        let viaWriter = parser.parse(String(decoding: direct, as: UTF8.self))
+        #expect(viaPoints.errors.isEmpty && viaWriter.errors.isEmpty)
+        return (viaPoints.points, viaWriter.points, writer)
+    }
+
+    @Test("plain decimals are copied as sent; other forms are formatted")
+    func valueText() {
+        var writer = GraphiteLineProtocolWriter(decoder: graphiteDecoder())
+        var bytes: [UInt8] = []
+        let text = "h.load.load.shortterm 1.50 1\nh.load.load.midterm -0 1\nh.load.load.longterm 1e-400 1\nh.uptime.uptime 0x1p3 1\n"
+        Array(text.utf8).withUnsafeBytes { _ = writer.decode($0, now: 0, into: &bytes) }
+        let values = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map { $0.split(separator: " ")[1] }
+        #expect(values == ["value=1.50", "value=-0", "value=0"])  // hex floats are not graphite values at all
     }
 
     @Test("every write_graphite option set gives the same bytes both ways", arguments: WriteGraphiteVariantTests.variants)

@@ -46,7 +46,23 @@ enum DecimalParsing {
             if exponent < 0 { value /= exactPowersOfTen[-exponent] } else { value *= exactPowersOfTen[exponent] }
             return negative ? -value : value
         }
+        // nan and inf are common in write_graphite's output (first samples of rates): no strings for them.
+        if !sawDigit && i < count {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[i...])
+            if equalsIgnoringCase(rest, "nan") { return negative ? -Double.nan : Double.nan }
+            if equalsIgnoringCase(rest, "inf") || equalsIgnoringCase(rest, "infinity") {
+                return negative ? -Double.infinity : Double.infinity
+            }
+        }
         return slowParseDouble(bytes)
+    }
+
+    @inline(__always)
+    private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ word: StaticString) -> Bool {
+        guard bytes.count == word.utf8CodeUnitCount else { return false }
+        let letters = word.utf8Start
+        for i in 0..<bytes.count where bytes[i] | 0x20 != letters[i] { return false }
+        return true
     }
 
     private static func slowParseDouble(_ bytes: UnsafeRawBufferPointer) -> Double? {

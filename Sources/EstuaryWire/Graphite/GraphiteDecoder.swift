@@ -65,7 +65,7 @@ public struct GraphiteDecoder: Sendable {
             rejections.append(GraphiteRejection(line: lineNumber, reason: reason))
             return
         }
-        let timestamp = parsed.seconds.map(Self.nanoseconds) ?? now
+        let timestamp = parsed.timestamp ?? now
         let path = UnsafeRawBufferPointer(rebasing: line[parsed.path])
         let lineTags = parser.tags(of: parsed, in: line)
 
@@ -138,7 +138,7 @@ public struct GraphiteLineProtocolWriter {
     public var rejections: [GraphiteRejection] = []
     public var stats = GraphiteDecodeStats()
     public var report = LineProtocolEncodeReport()
-    private var types: CachedTypeLookup
+    private let types: CachedTypeLookup
     private var names = BytesKeyedCache<CollectdPathNames>()
     private let host = LineCache.Segment(key: "host", fixSlashes: false)
     private let pluginInstance = LineCache.Segment(key: "instance", fixSlashes: false)
@@ -152,10 +152,27 @@ public struct GraphiteLineProtocolWriter {
     }
 
     /// Decodes every `\n`-separated line of `text` into `sink`; the last line needs no `\n`.
+    /// Returns the number of lines seen. (Concrete entry points: a generic one called from
+    /// another module would run unspecialized, through witness tables, on the hot path.)
+    @discardableResult
+    public mutating func decode(_ text: UnsafeRawBufferPointer, firstLineNumber: Int = 1, now: Int64,
+                                into sink: ByteBuffer) -> Int {
+        var sink = sink
+        return decodeLines(text, firstLineNumber: firstLineNumber, now: now, into: &sink)
+    }
+
+    /// `decode` into an array.
+    @discardableResult
+    public mutating func decode(_ text: UnsafeRawBufferPointer, firstLineNumber: Int = 1, now: Int64,
+                                into sink: inout [UInt8]) -> Int {
+        decodeLines(text, firstLineNumber: firstLineNumber, now: now, into: &sink)
+    }
+
+    /// Decodes every `\n`-separated line of `text` into `sink`; the last line needs no `\n`.
     /// Returns the number of lines seen.
     @discardableResult
-    public mutating func decode<Sink: ByteSink>(_ text: UnsafeRawBufferPointer, firstLineNumber: Int = 1, now: Int64,
-                                                into sink: inout Sink) -> Int {
+    mutating func decodeLines<Sink: ByteSink>(_ text: UnsafeRawBufferPointer, firstLineNumber: Int = 1, now: Int64,
+                                              into sink: inout Sink) -> Int {
         var start = 0
         var lineNumber = firstLineNumber
         let count = text.count
@@ -170,15 +187,17 @@ public struct GraphiteLineProtocolWriter {
     }
 
     /// Decodes one line (without `\n`) into `sink`.
-    public mutating func decodeLine<Sink: ByteSink>(_ line: UnsafeRawBufferPointer, lineNumber: Int, now: Int64,
+    mutating func decodeLine<Sink: ByteSink>(_ line: UnsafeRawBufferPointer, lineNumber: Int, now: Int64,
                                                     into sink: inout Sink) {
         let configuration = decoder.configuration
         if configuration.collectdPaths && line.count <= configuration.maxLineLength,
            case .success(let parsed)? = decoder.parser.parse(line), parsed.tags.isEmpty {
             let path = UnsafeRawBufferPointer(rebasing: line[parsed.path])
-            if let identity = decoder.mapper.rawIdentity(of: path, lookup: &types),
+            var lookup = types
+            if let identity = decoder.mapper.rawIdentity(of: path, lookup: &lookup),
                write(identity, path: path, value: parsed.value,
-                     timestamp: parsed.seconds.map(GraphiteDecoder.nanoseconds) ?? now, into: &sink) {
+                     valueText: parsed.plainValueText.map { UnsafeRawBufferPointer(rebasing: line[$0]) },
+                     timestamp: parsed.timestamp ?? now, into: &sink) {
                 stats.collectdPaths += 1
                 if identity.unknownType { stats.unknownType += 1 }
                 report.points += 1
@@ -193,7 +212,8 @@ public struct GraphiteLineProtocolWriter {
     /// Writes one collectd line from cached pieces; false (nothing written) when a name
     /// needs a rewrite.
     private mutating func write<Sink: ByteSink>(_ identity: CollectdRawPathIdentity, path: UnsafeRawBufferPointer,
-                                                value: Double, timestamp: Int64, into sink: inout Sink) -> Bool {
+                                                value: Double, valueText: UnsafeRawBufferPointer?, timestamp: Int64,
+                                                into sink: inout Sink) -> Bool {
         let base = path.baseAddress!.assumingMemoryBound(to: UInt8.self)
         func bytes(_ range: Range<Int>) -> UnsafeBufferPointer<UInt8> {
             UnsafeBufferPointer(start: base + range.lowerBound, count: range.count)
@@ -217,7 +237,12 @@ public struct GraphiteLineProtocolWriter {
                 sink.appendBuffer(type.bytes)
                 sink.appendBuffer(typeInstance.bytes)
                 sink.appendBytes(names.field)
-                appendFloat(value, into: &sink)
+                if let valueText {
+                    // The sender's own digits: the same double for InfluxDB, without formatting it again.
+                    sink.appendBytes(valueText.bindMemory(to: UInt8.self))
+                } else {
+                    appendFloat(value, into: &sink)
+                }
                 LineProtocolEncoder.appendTimestamp(timestamp, into: &sink)
                 return true
             }
@@ -261,8 +286,9 @@ struct CollectdPathNames {
     }
 }
 
-/// types.db lookups by the type's bytes, remembered.
-struct CachedTypeLookup: CollectdTypeLookup {
+/// types.db lookups by the type's bytes, remembered. A class, so that handing it to the path
+/// resolver copies a reference, not the table.
+final class CachedTypeLookup: CollectdTypeLookup {
     let typesDB: TypesDB
     private var cache = BytesKeyedCache<[CollectdDataSource]?>()
 
@@ -270,7 +296,7 @@ struct CachedTypeLookup: CollectdTypeLookup {
         self.typesDB = typesDB
     }
 
-    mutating func dataSources(of type: UnsafeBufferPointer<UInt8>) -> [CollectdDataSource]? {
+    func dataSources(of type: UnsafeBufferPointer<UInt8>) -> [CollectdDataSource]? {
         cache.value(type) { typesDB[String(decoding: type, as: UTF8.self)] }
     }
 }

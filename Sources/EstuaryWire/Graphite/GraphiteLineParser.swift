@@ -73,7 +73,16 @@ public struct GraphiteLine: Sendable, Hashable {
     /// The `;name=value` part after the path (without the first `;`), empty when there are none.
     public var tags: Range<Int>
     public var value: Double
-    public var seconds: Double?
+    /// The value's own text, when it is a plain decimal (`-?digits[.digits][e±digits]`) that line
+    /// protocol can carry as it is: writers copy it instead of formatting the double again.
+    public var plainValueText: Range<Int>?
+    /// The timestamp in nanoseconds since the epoch; nil when missing or -1 (now).
+    public var timestamp: Int64?
+
+    /// The timestamp in seconds.
+    public var seconds: Double? {
+        timestamp.map { Double($0 / 1_000_000_000) + Double($0 % 1_000_000_000) / 1e9 }
+    }
 }
 
 /// Parses graphite plaintext lines (`path value [timestamp]`) on bytes.
@@ -111,28 +120,86 @@ public struct GraphiteLineParser: Sendable {
         if i == end { return .failure(.missingValue) }
         let valueStart = i
         while i < end && !isBlank(line[i]) { i += 1 }
-        guard let value = DecimalParsing.parseDouble(UnsafeRawBufferPointer(rebasing: line[valueStart..<i])) else {
+        let valueBytes = UnsafeRawBufferPointer(rebasing: line[valueStart..<i])
+        guard let value = DecimalParsing.parseDouble(valueBytes) else {
             return .failure(.invalidValue)
         }
 
         while i < end && isBlank(line[i]) { i += 1 }
-        var seconds: Double?
+        var timestamp: Int64?
         if i < end {
             let timeStart = i
             while i < end && !isBlank(line[i]) { i += 1 }
-            guard let t = DecimalParsing.parseDouble(UnsafeRawBufferPointer(rebasing: line[timeStart..<i])), !t.isNaN else {
-                return .failure(.invalidTimestamp)
+            let timeBytes = UnsafeRawBufferPointer(rebasing: line[timeStart..<i])
+            if let whole = Self.wholeSeconds(timeBytes) {
+                // The common case: whole seconds, no floating point on the way to nanoseconds.
+                if whole != -1 {
+                    guard whole > -9_223_372_036, whole < 9_223_372_036 else { return .failure(.timestampOutOfRange) }
+                    timestamp = whole &* 1_000_000_000
+                }
+            } else {
+                guard let t = DecimalParsing.parseDouble(timeBytes), !t.isNaN else { return .failure(.invalidTimestamp) }
+                if t != -1 {
+                    guard t > -9_223_372_036, t < 9_223_372_036 else { return .failure(.timestampOutOfRange) }
+                    timestamp = GraphiteDecoder.nanoseconds(t)
+                }
             }
             while i < end && isBlank(line[i]) { i += 1 }
             if i < end { return .failure(.extraFields) }
-            if t != -1 {
-                guard t > -9_223_372_036, t < 9_223_372_036 else { return .failure(.timestampOutOfRange) }
-                seconds = t
-            }
         }
         if !value.isFinite { return .failure(.nonFiniteValue) }
-        return .success(GraphiteLine(path: pathStart..<pathEnd, tags: tags, value: value, seconds: seconds))
+        // Copying the text is safe when it reads back as the same double: normal numbers, and
+        // zeros written as zeros (an underflow like 1e-400 is formatted instead).
+        let plain: Range<Int>? = (value.isNormal || (value == 0 && !valueBytes.contains { $0 >= 49 && $0 <= 57 }))
+            && Self.isPlainDecimal(valueBytes) ? valueStart..<(valueStart + valueBytes.count) : nil
+        return .success(GraphiteLine(path: pathStart..<pathEnd, tags: tags, value: value, plainValueText: plain,
+                                     timestamp: timestamp))
     }
+
+    /// An optionally negative integer of at most 12 digits.
+    @inline(__always)
+    static func wholeSeconds(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        var i = 0
+        var negative = false
+        if bytes.count > 0 && bytes[0] == UInt8(ascii: "-") {
+            negative = true
+            i = 1
+        }
+        guard bytes.count > i, bytes.count - i <= 12 else { return nil }
+        var value: Int64 = 0
+        while i < bytes.count {
+            let digit = bytes[i] &- 48
+            guard digit < 10 else { return nil }
+            value = value * 10 + Int64(digit)
+            i += 1
+        }
+        return negative ? -value : value
+    }
+
+    /// `-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?`: a number InfluxDB reads as written.
+    @inline(__always)
+    static func isPlainDecimal(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        let n = bytes.count
+        @inline(__always) func digits() -> Bool {
+            let start = i
+            while i < n && bytes[i] &- 48 < 10 { i += 1 }
+            return i > start
+        }
+        if i < n && bytes[i] == UInt8(ascii: "-") { i += 1 }
+        guard digits() else { return false }
+        if i < n && bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            guard digits() else { return false }
+        }
+        if i < n && (bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E")) {
+            i += 1
+            if i < n && (bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+")) { i += 1 }
+            guard digits() else { return false }
+        }
+        return i == n
+    }
+
 
     /// The offset of the first space, tab or `;` at or after `start` (or `end`).
     @inline(__always)
