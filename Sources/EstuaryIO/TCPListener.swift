@@ -119,7 +119,13 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
     /// Stops accepting, closes every connection (their pending carry-over is handed over as
     /// a last line) and waits for the workers to finish, at most `timeout` seconds.
     public func stop(timeout: Double = 5) {
-        acceptQueue.sync { acceptSource?.cancel() }
+        acceptQueue.sync {
+            if let acceptSource {
+                acceptSource.cancel()
+            } else {
+                socket.close()  // never started: no source owns the descriptor
+            }
+        }
         for worker in workers { worker.stop() }
         for worker in workers { _ = worker.finished.wait(timeout: .now() + timeout) }
     }

@@ -172,7 +172,11 @@ public final class UDPReceiver: @unchecked Sendable {  // sources and buffers ar
         for reader in readers {
             reader.queue.sync {
                 reader.timer?.cancel()
-                reader.source?.cancel()
+                if let source = reader.source {
+                    source.cancel()
+                } else {
+                    reader.socket.close()  // never started: no source owns the descriptor
+                }
             }
         }
         for reader in readers where reader.source != nil {

@@ -203,3 +203,23 @@ struct TCPListenerLimitTests {
         _ = daemon.stop()
     }
 }
+
+@Suite("kernel UDP drop counters")
+struct KernelUDPStatisticsTests {
+    @Test("the drops column of /proc/net/udp is read for the receiver's own sockets")
+    func readsOwnSockets() throws {
+        let receiver = try UDPReceiver(name: "drops", options: UDPReceiverOptions(listen: try SocketAddress(host: "127.0.0.1", port: 0))) {
+            NullDatagramHandler()
+        }
+        #expect(receiver.inodes.allSatisfy { $0 > 0 })
+        #expect(KernelUDPStatistics.drops(inodes: receiver.inodes) == 0)
+        #expect(KernelUDPStatistics.drops(inodes: [UInt64.max]) == nil)
+        receiver.stop()
+    }
+}
+
+final class NullDatagramHandler: DatagramHandler {
+    func handle(_ datagram: UnsafeRawBufferPointer, from peer: PeerAddress) {}
+    func tick() {}
+    func finish() {}
+}
