@@ -205,7 +205,10 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
             buffer.deallocate()
         }
 
+        private var started = false
+
         func start() {
+            started = true
             finished.enter()
             let timer = DispatchSource.makeTimerSource(queue: queue)
             let nanos = Int(options.tickInterval * 1e9)
@@ -349,7 +352,7 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
             guard !didFinish else { return }
             didFinish = true
             handler.finish()
-            finished.leave()
+            if started { finished.leave() }
         }
     }
 }

@@ -129,6 +129,25 @@ struct PipelineTests {
         }
     }
 
+    @Test("when a later listener cannot bind, the ones already bound are closed again")
+    func partialStartUnwinds() throws {
+        let (first, _, _) = try startDaemon(collectd: [])
+        defer { _ = first.stop() }
+        let busyPort = try #require(first.addresses["graphite/udp"]?.port)
+        let blocked = GraphiteInputSettings(
+            name: "graphite-2", tcp: TCPListenerOptions(listen: try SocketAddress(host: "127.0.0.1", port: 0)),
+            udp: UDPReceiverOptions(listen: try SocketAddress(host: "127.0.0.1", port: busyPort)),
+            decoder: graphiteInput().decoder)
+        let second = Daemon(settings: DaemonSettings(hostname: "h", graphiteInputs: [blocked]),
+                            outputs: [CaptureOutput()], metrics: SelfMetrics(), logger: testLogger)
+        #expect(throws: DaemonStartError.self) { try second.start() }
+        // Its TCP port was bound before the UDP one failed; it is free again.
+        let retry = Daemon(settings: DaemonSettings(hostname: "h", graphiteInputs: [graphiteInput()]),
+                           outputs: [CaptureOutput()], metrics: SelfMetrics(), logger: testLogger)
+        try retry.start()
+        _ = retry.stop()
+    }
+
     @Test("several SO_REUSEPORT readers share one port and lose nothing")
     func reusePortReaders() throws {
         let (daemon, output, _) = try startDaemon(collectd: [collectdInput(readers: 3)], graphite: [])
