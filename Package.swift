@@ -19,6 +19,8 @@ let package = Package(
         .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CNetSNMP", pkgConfig: "netsnmp", providers: [.apt(["libsnmp-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // epoll and eventfd, for the SNMP poller's event loop.
+        .systemLibrary(name: "CLinuxEvents"),
 
         // The point model: no dependencies, no Foundation.
         .target(name: "EstuaryModel"),
@@ -35,8 +37,17 @@ let package = Package(
             "EstuaryIO", "EstuaryRuntime", "EstuaryWire", "EstuaryModel",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // SNMP without I/O: OIDs, values, table walks and poll state machines, IF-MIB, rates,
+        // schemas to line protocol, target lists.
+        .target(name: "EstuarySNMP", dependencies: ["EstuaryModel", "EstuaryWire"]),
+        // The SNMP poller: one libnetsnmp thread (single-session API, epoll), scheduling,
+        // and the writers that hand points to the pipeline.
+        .target(name: "EstuarySNMPPoller", dependencies: [
+            "CNetSNMP", "CLinuxEvents", "EstuarySNMP", "EstuaryRuntime", "EstuaryPipeline", "EstuaryWire",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // estuary.toml: typed, validated configuration (errors carry key path and line).
-        .target(name: "EstuaryConfig", dependencies: ["EstuaryWire", .product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "EstuaryConfig", dependencies: ["EstuaryWire", "EstuarySNMP", .product(name: "TOMLKit", package: "TOMLKit")]),
         // gzip through zlib (request bodies, spool segments).
         .target(name: "EstuaryCompression", dependencies: ["CZlib"]),
         // Outputs: InfluxDB over HTTP (libcurl) from a bounded queue, on a thread per output.
@@ -48,7 +59,7 @@ let package = Package(
         // The command line, as a library so tests can run commands in-process.
         .target(name: "EstuaryCLI", dependencies: [
             "EstuaryModel", "EstuaryWire", "EstuaryCrypto", "EstuaryFiles", "EstuaryConfig", "EstuaryIO", "EstuaryPipeline",
-            "EstuaryRuntime", "EstuaryOutputs", .product(name: "Logging", package: "swift-log"),
+            "EstuaryRuntime", "EstuaryOutputs", "EstuarySNMP", "EstuarySNMPPoller", .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "estuary", dependencies: [

@@ -19,7 +19,7 @@ struct CheckConfigCommand: ParsableCommand {
     func run() throws {
         do {
             let configuration = try EstuaryConfiguration.load(path: file)
-            let inputs = configuration.collectdInputs.count + configuration.graphiteInputs.count
+            let inputs = configuration.collectdInputs.count + configuration.graphiteInputs.count + configuration.snmpInputs.count
             let outputs = configuration.influxDBOutputs.count
             var stdout = OutputStream.standardOutput()
             // The fixed form scripts match on, also for one input or output.

@@ -4,8 +4,8 @@ import ArgumentParser
 public struct EstuaryCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "estuary",
-        abstract: "A metrics relay: collectd and graphite in, InfluxDB out.",
-        subcommands: [RunCommand.self, DecodeCommand.self, CheckConfigCommand.self, SampleConfigCommand.self])
+        abstract: "A metrics relay: collectd, graphite and SNMP in, InfluxDB out.",
+        subcommands: [RunCommand.self, DecodeCommand.self, SNMPCommand.self, CheckConfigCommand.self, SampleConfigCommand.self])
 
     public init() {}
 }

@@ -4,6 +4,7 @@ import EstuaryConfig
 import EstuaryOutputs
 import EstuaryPipeline
 import EstuaryRuntime
+import EstuarySNMPPoller
 import Foundation
 import Logging
 
@@ -11,11 +12,13 @@ import Logging
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run the relay: collectd and graphite in, InfluxDB out.",
+        abstract: "Run the relay: collectd, graphite and SNMP in, InfluxDB out.",
         discussion: """
             Stops on SIGTERM or SIGINT: receivers first, then every output gets until shutdown_timeout \
-            to send what it holds. A second signal stops at once. Exit codes: 0 stopped with everything \
-            sent; 1 configuration or start error; 3 stopped with data left unsent (the log says how much).
+            to send what it holds. A second signal stops at once. SIGHUP re-reads the SNMP targets files \
+            (devices whose lines did not change keep polling undisturbed). Exit codes: 0 stopped with \
+            everything sent; 1 configuration or start error; 3 stopped with data left unsent (the log \
+            says how much).
             """)
 
     @Option(name: .customLong("config"), help: "The configuration file (see estuary sample-config).")
@@ -57,6 +60,14 @@ struct RunCommand: ParsableCommand {
         let outputs = configuration.influxDBOutputs.map { OutputAssembly.output($0, metrics: metrics, logger: logger) }
         for output in outputs { output.start() }
         let daemon = Daemon(settings: settings, outputs: outputs, metrics: metrics, logger: logger)
+        var poller: SNMPPoller?
+        if !configuration.snmpInputs.isEmpty {
+            let snmp = SNMPPoller(inputs: SNMPAssembly.inputs(configuration, logger: logger),
+                                  batchLines: configuration.global.batchLines,
+                                  batchInterval: configuration.global.batchInterval, metrics: metrics, logger: logger)
+            daemon.add(source: snmp)
+            poller = snmp
+        }
         do {
             try daemon.start()
         } catch {
@@ -65,7 +76,8 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(1)
         }
         logger.info("estuary started", metadata: [
-            "config.file": "\(configurationFile)", "inputs": "\(settings.collectdInputs.count + settings.graphiteInputs.count)",
+            "config.file": "\(configurationFile)",
+            "inputs": "\(settings.collectdInputs.count + settings.graphiteInputs.count + configuration.snmpInputs.count)",
             "outputs": "\(outputs.count)",
         ])
 
@@ -87,6 +99,24 @@ struct RunCommand: ParsableCommand {
             }
             source.resume()
             sources.append(source)
+        }
+        if let poller {
+            signal(SIGHUP, SIG_IGN)
+            let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: signals)
+            let file = configurationFile
+            hangup.setEventHandler { @Sendable in
+                // Only the targets files are re-read; the rest of the configuration needs a restart.
+                switch Result(catching: { () throws(ConfigurationErrors) in try EstuaryConfiguration.load(path: file) }) {
+                case .success(let fresh):
+                    SNMPAssembly.reload(fresh, poller: poller, logger: logger)
+                case .failure(let errors):
+                    for error in errors.errors {
+                        logger.error("SIGHUP: configuration has mistakes, nothing reloaded: \(error.description)")
+                    }
+                }
+            }
+            hangup.resume()
+            sources.append(hangup)
         }
         stopping.wait()
         let report = daemon.stop()

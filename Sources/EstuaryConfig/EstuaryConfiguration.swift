@@ -19,14 +19,18 @@ public struct EstuaryConfiguration: Sendable {
     public var collectdInputs: [CollectdInputConfiguration]
     /// `[[inputs.graphite]]`, in file order.
     public var graphiteInputs: [GraphiteInputConfiguration]
+    /// `[[inputs.snmp]]`, in file order.
+    public var snmpInputs: [SNMPInputConfiguration]
     /// `[[outputs.influxdb]]`, in file order.
     public var influxDBOutputs: [InfluxDBOutputSettings]
 
     public init(global: GlobalConfiguration = GlobalConfiguration(), collectdInputs: [CollectdInputConfiguration] = [],
-                graphiteInputs: [GraphiteInputConfiguration] = [], influxDBOutputs: [InfluxDBOutputSettings] = []) {
+                graphiteInputs: [GraphiteInputConfiguration] = [], snmpInputs: [SNMPInputConfiguration] = [],
+                influxDBOutputs: [InfluxDBOutputSettings] = []) {
         self.global = global
         self.collectdInputs = collectdInputs
         self.graphiteInputs = graphiteInputs
+        self.snmpInputs = snmpInputs
         self.influxDBOutputs = influxDBOutputs
     }
 
@@ -83,12 +87,10 @@ public struct EstuaryConfiguration: Sendable {
         if let inputs = pluginTables(reader, section: "inputs") {
             let collectd = arrayOfTables(inputs, key: "collectd")
             let graphite = arrayOfTables(inputs, key: "graphite")
+            let snmp = arrayOfTables(inputs, key: "snmp")
             // A plugin written the wrong way is an error of its own, not "no input".
-            inputTables = (collectd?.count ?? 1) + (graphite?.count ?? 1)
-            if inputs.contains("snmp") {
-                inputs.error("snmp", "[[inputs.snmp]] is not supported yet (supported inputs: collectd, graphite)")
-            }
-            inputs.unknownKeyHint = { "unknown input plugin '\($0)' (supported inputs: collectd, graphite)" }
+            inputTables = (collectd?.count ?? 1) + (graphite?.count ?? 1) + (snmp?.count ?? 1)
+            inputs.unknownKeyHint = { "unknown input plugin '\($0)' (supported inputs: collectd, graphite, snmp)" }
             inputs.finish()
             for (index, table) in (collectd ?? []).enumerated() {
                 let plugin = pluginReader(table, diagnostics: diagnostics)
@@ -100,6 +102,12 @@ public struct EstuaryConfiguration: Sendable {
                 let plugin = pluginReader(table, diagnostics: diagnostics)
                 if let input = GraphiteInputConfiguration(reading: plugin, defaultName: defaultName("graphite", index)) {
                     configuration.graphiteInputs.append(input)
+                }
+            }
+            for (index, table) in (snmp ?? []).enumerated() {
+                let plugin = pluginReader(table, diagnostics: diagnostics)
+                if let input = SNMPInputConfiguration(reading: plugin, defaultName: defaultName("snmp", index)) {
+                    configuration.snmpInputs.append(input)
                 }
             }
         } else if reader.contains("inputs") {
@@ -123,7 +131,7 @@ public struct EstuaryConfiguration: Sendable {
         reader.finish()
 
         if inputTables == 0 {
-            diagnostics.error("inputs", "no input configured; add at least one [[inputs.collectd]] or [[inputs.graphite]]")
+            diagnostics.error("inputs", "no input configured; add at least one [[inputs.collectd]], [[inputs.graphite]] or [[inputs.snmp]]")
         }
         if outputTables == 0 {
             diagnostics.error("outputs", "no output configured; add at least one [[outputs.influxdb]]")
@@ -186,6 +194,7 @@ public struct EstuaryConfiguration: Sendable {
     static func checkUniqueNames(_ configuration: EstuaryConfiguration, diagnostics: Diagnostics) {
         let inputs = configuration.collectdInputs.enumerated().map { ($0.element.name, "inputs.collectd[\($0.offset)]") }
             + configuration.graphiteInputs.enumerated().map { ($0.element.name, "inputs.graphite[\($0.offset)]") }
+            + configuration.snmpInputs.enumerated().map { ($0.element.name, "inputs.snmp[\($0.offset)]") }
         let outputs = configuration.influxDBOutputs.enumerated().map { ($0.element.name, "outputs.influxdb[\($0.offset)]") }
         for (kind, named) in [("inputs", inputs), ("outputs", outputs)] {
             var seen: [String: String] = [:]

@@ -16,6 +16,11 @@ final class Diagnostics {
         errors.append(ConfigurationError(file: file, line: lineIndex.line(of: keyPath), keyPath: keyPath, message: message))
     }
 
+    /// A mistake in another file the configuration names (an SNMP targets file).
+    func append(_ error: ConfigurationError) {
+        errors.append(error)
+    }
+
     /// Errors in line order; those without a line last, in the order they were found.
     var sortedErrors: [ConfigurationError] {
         errors.enumerated().sorted { a, b in

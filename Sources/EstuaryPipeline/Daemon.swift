@@ -57,13 +57,41 @@ public struct DaemonSettings: Sendable {
     }
 }
 
-/// A listener that could not start: which one, and why.
+/// A listener or source that could not start: which one, and why.
 public struct DaemonStartError: Error, Sendable, CustomStringConvertible {
     public var listener: String
     public var address: String
-    public var underlying: SocketError
+    public var reason: String
+    /// The socket error when a listener could not bind.
+    public var underlying: SocketError?
 
-    public var description: String { "\(listener): cannot listen on \(address): \(underlying)" }
+    public init(listener: String, address: String, underlying: SocketError) {
+        self.listener = listener
+        self.address = address
+        self.underlying = underlying
+        reason = "\(underlying)"
+    }
+
+    /// A source that is not a listener (the SNMP poller).
+    public init(listener: String, address: String = "", reason: String) {
+        self.listener = listener
+        self.address = address
+        self.reason = reason
+    }
+
+    public var description: String {
+        address.isEmpty || address == "-" ? "\(listener): cannot start: \(reason)" : "\(listener): cannot listen on \(address): \(reason)"
+    }
+}
+
+/// Something besides the listeners that feeds the pipeline (the SNMP poller): started
+/// after the receivers, stopped with them, before the outputs flush.
+public protocol PipelineSource: AnyObject, Sendable {
+    var name: String { get }
+    /// Starts producing; batches go to `router`.
+    func start(router: Router) throws(DaemonStartError)
+    /// Stops producing and hands over what it holds.
+    func stop()
 }
 
 /// What was left unsent when the daemon stopped.
@@ -87,6 +115,7 @@ public final class Daemon: @unchecked Sendable {  // mutated only by start() and
     private let reporter: SelfMetricsReporter
     private var udpReceivers: [UDPReceiver] = []
     private var tcpListeners: [TCPListener] = []
+    private var sources: [any PipelineSource] = []
     /// Bound addresses by listener (`<name>/udp`, `<name>/tcp`): the real ports when the configuration said 0.
     public private(set) var addresses: [String: SocketAddress] = [:]
 
@@ -98,6 +127,14 @@ public final class Daemon: @unchecked Sendable {  // mutated only by start() and
         router = Router(outputs: outputs, metrics: metrics)
         reporter = SelfMetricsReporter(metrics: metrics, router: router, hostname: settings.hostname,
                                        interval: settings.metricsInterval, logger: logger)
+    }
+
+    /// The router every input hands its batches to.
+    public var pipelineRouter: Router { router }
+
+    /// Adds a source (before `start`): it is started after the receivers and stopped with them.
+    public func add(source: any PipelineSource) {
+        sources.append(source)
     }
 
     /// Binds every listener and starts receiving. If one cannot bind, the ones already
@@ -115,6 +152,17 @@ public final class Daemon: @unchecked Sendable {  // mutated only by start() and
         reporter.start()
         for receiver in udpReceivers { receiver.start() }
         for listener in tcpListeners { listener.start() }
+        for (index, source) in sources.enumerated() {
+            do {
+                try source.start(router: router)
+            } catch {
+                for started in sources[..<index] { started.stop() }
+                for receiver in udpReceivers { receiver.stop() }
+                for listener in tcpListeners { listener.stop() }
+                reporter.stop()
+                throw error
+            }
+        }
         for (name, address) in addresses.sorted(by: { $0.key < $1.key }) {
             logger.info("listening", metadata: ["listener.name": "\(name)", "listener.address": "\(address)"])
         }
@@ -196,6 +244,7 @@ public final class Daemon: @unchecked Sendable {  // mutated only by start() and
                     metadata: ["shutdown.timeout": "\(settings.shutdownTimeout)s"])
         for receiver in udpReceivers { receiver.stop() }
         for listener in tcpListeners { listener.stop() }
+        for source in sources { source.stop() }
         reporter.stop()
         var report = DaemonStopReport(unsentBatches: 0, unsentLines: 0, outputs: [])
         for output in outputs {

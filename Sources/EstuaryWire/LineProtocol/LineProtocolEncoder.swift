@@ -326,7 +326,7 @@ public struct LineProtocolEncoder: Sendable {
     /// key, CR or LF anywhere, a trailing backslash, or a first byte InfluxDB would skip or
     /// read as a comment (tab, NUL, and `#` for measurements).
     @inline(__always)
-    private func needsRewrite(_ name: String, kind: NameKind) -> Bool {
+    func needsRewrite(_ name: String, kind: NameKind) -> Bool {
         var last: UInt8 = 0
         for byte in name.utf8 {
             if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") { return true }
@@ -348,7 +348,7 @@ public struct LineProtocolEncoder: Sendable {
     }
 
     /// The name after the rewrites `needsRewrite` asks for.
-    private func rewritten(_ name: String, kind: NameKind, report: inout LineProtocolEncodeReport) -> String {
+    func rewritten(_ name: String, kind: NameKind, report: inout LineProtocolEncodeReport) -> String {
         guard needsRewrite(name, kind: kind) else { return name }
         report.rewrittenNames += 1
         var bytes = Array(name.utf8)
@@ -380,7 +380,7 @@ public struct LineProtocolEncoder: Sendable {
 
     /// Writes a name with a backslash before each byte that needs one.
     @inline(__always)
-    private func writeEscaped<Sink: ByteSink>(_ name: String, kind: NameKind, into buffer: inout Sink) {
+    func writeEscaped<Sink: ByteSink>(_ name: String, kind: NameKind, into buffer: inout Sink) {
         var clean = true
         for byte in name.utf8 where kind.needsEscape(byte) {
             clean = false
@@ -397,7 +397,7 @@ public struct LineProtocolEncoder: Sendable {
     }
 
     @inline(__always)
-    private func writeValue<Sink: ByteSink>(_ value: FieldValue, into buffer: inout Sink) {
+    func writeValue<Sink: ByteSink>(_ value: FieldValue, into buffer: inout Sink) {
         switch value {
         case .float(let v):
             appendFloat(v, into: &buffer)

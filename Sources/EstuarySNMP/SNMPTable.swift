@@ -1,0 +1,84 @@
+/// The rows a walk collected, for one or more columns, keyed by each row's index (the
+/// components after the column's OID). Rows are assembled by index, never by position, so
+/// sparse tables and columns that end at different rows come out right.
+public struct SNMPTable: Sendable {
+    /// The columns' OIDs, in the order of `cells`' stride.
+    public let columns: [SNMPObjectIdentifier]
+    /// Each row's index, in the order rows were first seen.
+    public private(set) var indexes: [[UInt]] = []
+    /// `columns.count` cells per row; nil where the agent had no value.
+    public private(set) var cells: [SNMPValue?] = []
+    /// Rows whose index is one component (ifIndex): looked up without allocating.
+    private var singleRows: [UInt: Int] = [:]
+    private var pathRows: [[UInt]: Int] = [:]
+
+    public init(columns: [SNMPObjectIdentifier]) {
+        self.columns = columns
+    }
+
+    public var rowCount: Int { indexes.count }
+
+    /// The value at `row` (0 ..< rowCount) and `column` (0 ..< columns.count).
+    @inline(__always)
+    public func value(row: Int, column: Int) -> SNMPValue? {
+        cells[row * columns.count + column]
+    }
+
+    /// The row with the one-component index `index` (an ifIndex), if any.
+    public func row(index: UInt) -> Int? {
+        singleRows[index]
+    }
+
+    /// The row with index `index`, if any.
+    public func row(index: [UInt]) -> Int? {
+        index.count == 1 ? singleRows[index[0]] : pathRows[index]
+    }
+
+    /// How many rows have a value in `column`.
+    public func valueCount(column: Int) -> Int {
+        var count = 0
+        for row in 0..<rowCount where cells[row * columns.count + column] != nil { count += 1 }
+        return count
+    }
+
+    /// Sets the cell of `column` in the row with index `index`, making the row if needed.
+    @inline(__always)
+    mutating func set(_ value: SNMPValue, column: Int, index: UnsafeBufferPointer<UInt>) {
+        let row: Int
+        if index.count == 1 {
+            if let existing = singleRows[index[0]] {
+                row = existing
+            } else {
+                row = appendRow(Array(index))
+                singleRows[index[0]] = row
+            }
+        } else {
+            let key = Array(index)
+            if let existing = pathRows[key] {
+                row = existing
+            } else {
+                row = appendRow(key)
+                pathRows[key] = row
+            }
+        }
+        cells[row * columns.count + column] = value
+    }
+
+    private mutating func appendRow(_ index: [UInt]) -> Int {
+        indexes.append(index)
+        cells.append(contentsOf: repeatElement(nil, count: columns.count))
+        return indexes.count - 1
+    }
+
+    /// A table with the given rows, for tests and replays: `rows` maps an index to
+    /// (column position, value) pairs.
+    public static func make(columns: [SNMPObjectIdentifier], rows: [([UInt], [(Int, SNMPValue)])]) -> SNMPTable {
+        var table = SNMPTable(columns: columns)
+        for (index, values) in rows {
+            for (column, value) in values {
+                index.withUnsafeBufferPointer { table.set(value, column: column, index: $0) }
+            }
+        }
+        return table
+    }
+}
