@@ -22,11 +22,16 @@ public struct DevicePollPlan: Sendable {
     /// The device answered its last poll: a timeout of a large GETBULK is then more likely
     /// the size than the device, and is retried smaller.
     public var deviceAnswered: Bool
+    /// The row indexes the last refresh saw; a row outside them walks the refresh columns
+    /// in the same poll. Nil: no check.
+    public var knownIndexes: Set<UInt>?
 
     public init(version: SNMPVersion, scalars: [SNMPObjectIdentifier] = [], columns: [SNMPObjectIdentifier] = [],
                 refreshColumns: [SNMPObjectIdentifier] = [], refreshTrigger: RefreshTrigger? = nil,
                 gets: [SNMPObjectIdentifier] = [], extraColumns: [SNMPObjectIdentifier] = [], maxRepetitions: Int = 10,
-                maxColumnsPerRequest: Int = 64, maxRequests: Int = 1000, deviceAnswered: Bool = false) {
+                maxColumnsPerRequest: Int = 64, maxRequests: Int = 1000, deviceAnswered: Bool = false,
+                knownIndexes: Set<UInt>? = nil) {
+        self.knownIndexes = knownIndexes
         self.version = version
         self.scalars = scalars
         self.columns = columns
@@ -135,9 +140,7 @@ public struct DevicePoll: Sendable {
         guard outcome == nil, lastRequest != nil else { return .finished }
         responses += 1
         answered = true
-        var count = 0
-        response.forEachVarBind { _, _ in count += 1 }
-        varbinds += count
+        varbinds += response.varbindCount
         let status = response.errorStatus
         if status == SNMPErrorStatus.tooBig { return shrink(reason: "tooBig") }
         if status == SNMPErrorStatus.noSuchName && plan.version == .v1 { return dropNoSuchName(response.errorIndex) }
@@ -194,6 +197,10 @@ public struct DevicePoll: Sendable {
             switch phase {
             case .main:
                 if !main.isFinished || !scalarsPending.isEmpty { return send(walkRequest(extra: false)) }
+                if !refreshed, let known = plan.knownIndexes, hasUnknownRow(known) {
+                    addRefreshColumns()
+                    continue
+                }
                 phase = .gets
             case .gets:
                 if !getsPending.isEmpty { return send(SNMPRequest(kind: .get, names: getsPending.map { plan.gets[$0] })) }
@@ -340,8 +347,18 @@ public struct DevicePoll: Sendable {
             fire = true
         }
         guard fire else { return }
+        addRefreshColumns()
+    }
+
+    private mutating func addRefreshColumns() {
         let missing = plan.refreshColumns.filter { !main.columns.contains($0) }
         main.add(columns: missing)
         refreshed = true
+    }
+
+    /// A row whose one-component index the last refresh did not see (a new interface).
+    private func hasUnknownRow(_ known: Set<UInt>) -> Bool {
+        for index in main.table.indexes where index.count == 1 && !known.contains(index[0]) { return true }
+        return false
     }
 }

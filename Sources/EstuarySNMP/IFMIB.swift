@@ -24,7 +24,12 @@ public enum IFMIB {
         case ifHCOutOctets, ifHCOutUcastPkts, ifHCOutMulticastPkts, ifHCOutBroadcastPkts
         case ifHighSpeed, ifAlias, ifCounterDiscontinuityTime
 
-        public var oid: SNMPObjectIdentifier {
+        /// The column's OID (parsed once).
+        public var oid: SNMPObjectIdentifier { Column.oids[rawValue] }
+
+        private static let oids: [SNMPObjectIdentifier] = Column.allCases.map(\.literalOID)
+
+        private var literalOID: SNMPObjectIdentifier {
             switch self {
             case .ifDescr: return "1.3.6.1.2.1.2.2.1.2"
             case .ifType: return "1.3.6.1.2.1.2.2.1.3"
@@ -146,19 +151,14 @@ public enum InterfaceColumns {
         }
     }
 
-    /// What a routine poll needs, given what the agent has: names, states, speed, and the
-    /// counters collectd's interface types are made of (64-bit where complete, else 32-bit).
+    /// What a routine poll needs, given what the agent has: the states and the counters
+    /// collectd's interface types are made of (64-bit where complete, else 32-bit). Names and
+    /// speeds come from the last full walk (refreshed periodically, after a restart, when the
+    /// interface count changes or an unknown ifIndex shows up).
     public static func routine(version: SNMPVersion, capabilities: InterfaceCapabilities, rates: Bool) -> [IFMIB.Column] {
         var columns: [IFMIB.Column] = [.ifAdminStatus, .ifOperStatus]
         let use64 = version != .v1 && capabilities.hasHC
-        if capabilities.hasExtensionTable {
-            columns.append(.ifName)
-            columns.append(.ifHighSpeed)
-        } else {
-            columns.append(.ifDescr)
-        }
-        if !capabilities.hasExtensionTable || !use64 || !capabilities.hasCompleteHC {
-            columns.append(.ifSpeed)
+        if !use64 || !capabilities.hasCompleteHC {
             columns += IFMIB.counters32
         }
         if use64 { columns += IFMIB.hcCounters }

@@ -4,8 +4,8 @@ import EstuaryWire
 /// What the point writer remembers about one device between polls: interface labels from
 /// the last refresh, and the previous counters for rates. Confined to the writer's thread.
 public final class SNMPDeviceState {
-    /// ifIndex → (ifDescr, ifAlias), from the last poll that walked them.
-    var labels: [UInt: (descr: String?, alias: String?)] = [:]
+    /// ifIndex → names and speeds, from the last poll that walked them (a refresh).
+    var labels: [UInt: InterfaceLabels] = [:]
     /// ifIndex → the interface's last counters (rates only).
     var history: [UInt: InterfaceHistory] = [:]
     var lastSysUpTime: UInt32?
@@ -17,6 +17,15 @@ public final class SNMPDeviceState {
     public internal(set) var ifNumber: Int64?
 
     public init() {}
+
+    /// What a refresh walk says of an interface, kept for the routine polls between.
+    struct InterfaceLabels {
+        var name: String?
+        var descr: String?
+        var alias: String?
+        var highSpeed: UInt64?
+        var speed: UInt64?
+    }
 
     struct InterfaceHistory {
         var name: String
@@ -107,6 +116,14 @@ public struct SNMPPointWriter: Sendable {
     private static let rxMeasurement = LineProtocolPieces.escaped("interface_rx", kind: .measurement)
     private static let txMeasurement = LineProtocolPieces.escaped("interface_tx", kind: .measurement)
     private static let typeNames = ["if_octets", "if_packets", "if_errors", "if_dropped"].map { Array(",type=\($0) value=".utf8) }
+    private static let instanceTag = Array(",instance=".utf8)
+    private static let interfaceStatusBytes = LineProtocolPieces.escaped(interfaceStatusMeasurement, kind: .measurement)
+    private static let ifIndexField = Array(" ifindex=".utf8)
+    private static let adminField = Array(",admin_status=".utf8)
+    private static let operField = Array(",oper_status=".utf8)
+    private static let speedField = Array(",speed=".utf8)
+    private static let descrField = Array(",descr=".utf8)
+    private static let aliasField = Array(",alias=".utf8)
 
     private func writeCollectd<Sink: ByteSink>(_ rows: InterfaceRows, sample: SNMPPollSample, host: String, sysUpTime: UInt32?,
                                                state: SNMPDeviceState, into buffer: inout Sink, report: inout SNMPWriteReport) {
@@ -122,12 +139,16 @@ public struct SNMPPointWriter: Sendable {
             }
         }
         var seen: [UInt: SNMPDeviceState.InterfaceHistory] = [:]
+        var instance: [UInt8] = []
+        instance.reserveCapacity(64)
         for (position, row) in rows.rowNumbers.enumerated() {
             let name = rows.names[position]
             let ifIndex = rows.ifIndexes[position]
-            let quantities = InterfaceRows.quantityKinds.map { rows.quantity(row: row, $0) }
-            let instance = Array(",instance=".utf8) + LineProtocolPieces.escaped(name, kind: .tagValue)
+            instance.removeAll(keepingCapacity: true)
+            instance.append(contentsOf: Self.instanceTag)
+            LineProtocolPieces.appendName(name, kind: .tagValue, into: &instance)
             if rates {
+                let quantities = InterfaceRows.quantityKinds.map { rows.quantity(row: row, $0) }
                 let discontinuity = rows.unsigned(row: row, .ifCounterDiscontinuityTime).map { UInt32(truncatingIfNeeded: $0) }
                 let history = state.history[ifIndex]
                 let speed = rows.speed(row: row)
@@ -165,24 +186,40 @@ public struct SNMPPointWriter: Sendable {
                 seen[ifIndex] = SNMPDeviceState.InterfaceHistory(name: name, quantities: quantities,
                                                                  discontinuityTime: discontinuity, monotonic: sample.monotonic)
             } else {
-                for (kind, quantity) in quantities.enumerated() {
-                    guard let quantity else { continue }
-                    appendInterfaceLine(kind: kind, host: hostBytes, instance: instance, value: quantity.total, timestamp: timestamp, into: &buffer)
+                for kind in 0..<InterfaceRows.quantityKinds.count {
+                    guard let total = rows.total(row: row, kind) else { continue }
+                    appendInterfaceLine(kind: kind, host: hostBytes, instance: instance, value: total, timestamp: timestamp, into: &buffer)
                     report.lines += 1
                 }
             }
             // States, speed and labels, under the same host and instance.
-            var fields: [Field] = [Field("ifindex", .integer(Int64(ifIndex)))]
-            if let admin = rows.unsigned(row: row, .ifAdminStatus) { fields.append(Field("admin_status", .integer(Int64(admin)))) }
-            if let oper = rows.unsigned(row: row, .ifOperStatus) { fields.append(Field("oper_status", .integer(Int64(oper)))) }
-            if let speed = rows.speed(row: row) { fields.append(Field("speed", .integer(Int64(speed)))) }
-            if let descr = rows.descr(row: row, ifIndex: ifIndex), !descr.isEmpty { fields.append(Field("descr", .string(descr))) }
-            if let alias = rows.alias(row: row, ifIndex: ifIndex), !alias.isEmpty { fields.append(Field("alias", .string(alias))) }
-            var encoded = LineProtocolEncodeReport()
-            LineProtocolEncoder().encode(Point(measurement: Self.interfaceStatusMeasurement,
-                                               tags: [Tag("host", host), Tag("instance", name)], fields: fields,
-                                               timestamp: timestamp), into: &buffer, report: &encoded)
-            report.lines += encoded.points
+            buffer.appendBytes(Self.interfaceStatusBytes)
+            buffer.appendBytes(hostBytes)
+            buffer.appendBytes(instance)
+            buffer.appendBytes(Self.ifIndexField)
+            LineProtocolPieces.appendInteger(Int64(ifIndex), into: &buffer)
+            if let admin = rows.unsigned(row: row, .ifAdminStatus) {
+                buffer.appendBytes(Self.adminField)
+                LineProtocolPieces.appendInteger(Int64(truncatingIfNeeded: admin), into: &buffer)
+            }
+            if let oper = rows.unsigned(row: row, .ifOperStatus) {
+                buffer.appendBytes(Self.operField)
+                LineProtocolPieces.appendInteger(Int64(truncatingIfNeeded: oper), into: &buffer)
+            }
+            if let speed = rows.speed(row: row) {
+                buffer.appendBytes(Self.speedField)
+                LineProtocolPieces.appendInteger(Int64(speed), into: &buffer)
+            }
+            if let descr = rows.descr(row: row, ifIndex: ifIndex), !descr.isEmpty {
+                buffer.appendBytes(Self.descrField)
+                LineProtocolPieces.appendValue(.string(descr), into: &buffer)
+            }
+            if let alias = rows.alias(row: row, ifIndex: ifIndex), !alias.isEmpty {
+                buffer.appendBytes(Self.aliasField)
+                LineProtocolPieces.appendValue(.string(alias), into: &buffer)
+            }
+            LineProtocolPieces.appendEnd(timestamp: timestamp, into: &buffer)
+            report.lines += 1
         }
         if rates { state.history = seen }
     }
@@ -347,7 +384,7 @@ struct InterfaceRows {
     /// The `instance` / `ifName` of each row: ifName, else ifDescr, else `ifIndex<N>`;
     /// names used twice get `-<ifIndex>` appended.
     var names: [String] = []
-    let labels: [UInt: (descr: String?, alias: String?)]
+    let labels: [UInt: SNMPDeviceState.InterfaceLabels]
     /// Some row's ifIndex was not in the last label walk.
     var unlabelled = false
 
@@ -364,13 +401,18 @@ struct InterfaceRows {
             if let column = Self.columnsByOID[oid] { position[column.rawValue] = i }
         }
         // A walk of the labels replaces what the device state remembers.
+        let nameAt = position[IFMIB.Column.ifName.rawValue]
         let descrAt = position[IFMIB.Column.ifDescr.rawValue]
         let aliasAt = position[IFMIB.Column.ifAlias.rawValue]
-        if descrAt >= 0 && aliasAt >= 0 {
-            var fresh: [UInt: (descr: String?, alias: String?)] = [:]
+        if descrAt >= 0 && (aliasAt >= 0 || nameAt < 0) {
+            let highAt = position[IFMIB.Column.ifHighSpeed.rawValue]
+            let speedAt = position[IFMIB.Column.ifSpeed.rawValue]
+            var fresh: [UInt: SNMPDeviceState.InterfaceLabels] = [:]
             for row in 0..<table.rowCount where table.indexes[row].count == 1 {
-                fresh[table.indexes[row][0]] = (table.value(row: row, column: descrAt)?.text,
-                                                table.value(row: row, column: aliasAt)?.text)
+                func text(_ at: Int) -> String? { at >= 0 ? table.value(row: row, column: at)?.text : nil }
+                func number(_ at: Int) -> UInt64? { at >= 0 ? table.value(row: row, column: at)?.unsigned : nil }
+                fresh[table.indexes[row][0]] = SNMPDeviceState.InterfaceLabels(
+                    name: text(nameAt), descr: text(descrAt), alias: text(aliasAt), highSpeed: number(highAt), speed: number(speedAt))
             }
             state.labels = fresh
             state.labelledIndexesReplace(Set(fresh.keys))
@@ -380,8 +422,11 @@ struct InterfaceRows {
         for row in 0..<table.rowCount where table.indexes[row].count == 1 {
             let ifIndex = table.indexes[row][0]
             var name = ""
-            let nameAt = position[IFMIB.Column.ifName.rawValue]
-            if nameAt >= 0, let value = table.value(row: row, column: nameAt) { name = value.text }
+            if nameAt >= 0, let value = table.value(row: row, column: nameAt) {
+                name = value.text
+            } else if let known = labels[ifIndex]?.name {
+                name = known
+            }
             if name.isEmpty { name = descr(row: row, ifIndex: ifIndex) ?? "" }
             if name.isEmpty { name = "ifIndex\(ifIndex)" }
             if !state.labelledIndexes.contains(ifIndex) { unlabelled = true }
@@ -404,6 +449,9 @@ struct InterfaceRows {
         value(row: row, column)?.unsigned
     }
 
+    /// The ifIndex of `row` (rows of this type have one-component indexes).
+    func ifIndex(row: Int) -> UInt { table.indexes[row][0] }
+
     func descr(row: Int, ifIndex: UInt) -> String? {
         if let value = value(row: row, .ifDescr) { return value.text }
         return labels[ifIndex]?.descr ?? nil
@@ -417,8 +465,9 @@ struct InterfaceRows {
     /// The interface speed in bits per second: ifHighSpeed, else ifSpeed below its 32-bit
     /// ceiling; nil when unknown or zero.
     func speed(row: Int) -> Double? {
-        if let high = unsigned(row: row, .ifHighSpeed), high > 0 { return Double(high) * 1e6 }
-        if let speed = unsigned(row: row, .ifSpeed), speed > 0, speed < UInt64(UInt32.max) { return Double(speed) }
+        let known = labels[ifIndex(row: row)]
+        if let high = unsigned(row: row, .ifHighSpeed) ?? known?.highSpeed, high > 0 { return Double(high) * 1e6 }
+        if let speed = unsigned(row: row, .ifSpeed) ?? known?.speed, speed > 0, speed < UInt64(UInt32.max) { return Double(speed) }
         return nil
     }
 
@@ -433,6 +482,25 @@ struct InterfaceRows {
         ([], [.ifInDiscards]),
         ([], [.ifOutDiscards]),
     ]
+
+    /// The raw value of quantity `kind` (the sum of its counters), without building a
+    /// `CounterQuantity`: the hot path of raw polling.
+    func total(row: Int, _ kind: Int) -> Double? {
+        let columns = Self.quantityKinds[kind]
+        if let first = columns.hc.first, case .counter64? = value(row: row, first) {
+            var sum = 0.0
+            for column in columns.hc {
+                if case .counter64(let v)? = value(row: row, column) { sum += Double(v) }
+            }
+            return sum
+        }
+        guard let first = columns.legacy.first, value(row: row, first)?.unsigned != nil else { return nil }
+        var sum = 0.0
+        for column in columns.legacy {
+            if let v = unsigned(row: row, column) { sum += Double(v) }
+        }
+        return sum
+    }
 
     /// A quantity from 64-bit counters when the row has them, else from 32-bit ones.
     func quantity(row: Int, _ kind: (hc: [IFMIB.Column], legacy: [IFMIB.Column])) -> CounterQuantity? {

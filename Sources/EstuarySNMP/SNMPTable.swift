@@ -11,6 +11,9 @@ public struct SNMPTable: Sendable {
     /// Rows whose index is one component (ifIndex): looked up without allocating.
     private var singleRows: [UInt: Int] = [:]
     private var pathRows: [[UInt]: Int] = [:]
+    /// The last one-component row set: GETBULK answers a row's columns one after another,
+    /// so most lookups hit it.
+    private var lastSingle: (index: UInt, row: Int) = (.max, -1)
 
     public init(columns: [SNMPObjectIdentifier]) {
         self.columns = columns
@@ -46,12 +49,16 @@ public struct SNMPTable: Sendable {
     mutating func set(_ value: SNMPValue, column: Int, index: UnsafeBufferPointer<UInt>) {
         let row: Int
         if index.count == 1 {
-            if let existing = singleRows[index[0]] {
+            let key = index[0]
+            if lastSingle.row >= 0 && lastSingle.index == key {
+                row = lastSingle.row
+            } else if let existing = singleRows[key] {
                 row = existing
             } else {
-                row = appendRow(Array(index))
-                singleRows[index[0]] = row
+                row = appendRow([key])
+                singleRows[key] = row
             }
+            lastSingle = (key, row)
         } else {
             let key = Array(index)
             if let existing = pathRows[key] {

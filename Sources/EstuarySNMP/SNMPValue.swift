@@ -107,6 +107,8 @@ public enum SNMPValue: Sendable, Hashable {
 public protocol SNMPResponseSource {
     var errorStatus: Int { get }
     var errorIndex: Int { get }
+    /// How many variable bindings there are (without reading their values).
+    var varbindCount: Int { get }
     func forEachVarBind(_ body: (UnsafeBufferPointer<UInt>, SNMPValue) -> Void)
 }
 
@@ -121,6 +123,8 @@ public struct SNMPResponse: SNMPResponseSource, Sendable {
         self.errorIndex = errorIndex
         self.varbinds = varbinds
     }
+
+    public var varbindCount: Int { varbinds.count }
 
     public func forEachVarBind(_ body: (UnsafeBufferPointer<UInt>, SNMPValue) -> Void) {
         for (name, value) in varbinds {

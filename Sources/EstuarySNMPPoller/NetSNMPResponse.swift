@@ -9,6 +9,16 @@ struct NetSNMPResponse: SNMPResponseSource {
     var errorStatus: Int { Int(estuary_pdu_error_status(pdu)) }
     var errorIndex: Int { Int(estuary_pdu_error_index(pdu)) }
 
+    var varbindCount: Int {
+        var count = 0
+        var cursor = pdu.pointee.variables
+        while let variable = cursor {
+            count += 1
+            cursor = variable.pointee.next_variable
+        }
+        return count
+    }
+
     func forEachVarBind(_ body: (UnsafeBufferPointer<UInt>, SNMPValue) -> Void) {
         var cursor = pdu.pointee.variables
         while let variable = cursor {

@@ -130,6 +130,7 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
     // MARK: - The loop
 
     private func run() {
+        estuary_set_thread_name("estuary-snmp")
         var ready = [UInt64](repeating: 0, count: 256)
         while !stopping {
             let now = MonotonicClock.now()
@@ -374,6 +375,7 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
             || now &- slot.lastRefresh >= UInt64(settings.indexRefresh * 1e9)
         let full = InterfaceColumns.full(version: version, rates: settings.rates)
         let columns: [IFMIB.Column]
+        slot.plannedFull = refreshDue
         if refreshDue || slot.capabilities == nil {
             columns = full
         } else {
@@ -385,7 +387,8 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
                               refreshColumns: full.map(\.oid), refreshTrigger: trigger,
                               gets: settings.scalars.flatMap(\.instances), extraColumns: settings.tables.flatMap(\.columns),
                               maxRepetitions: slot.maxRepetitions ?? settings.maxRepetitions,
-                              maxColumnsPerRequest: slot.maxColumns, maxRequests: 2000, deviceAnswered: slot.answeredLast)
+                              maxColumnsPerRequest: slot.maxColumns, maxRequests: 2000, deviceAnswered: slot.answeredLast,
+                              knownIndexes: refreshDue ? nil : slot.knownIndexes)
     }
 
     private func openSession(_ slot: DeviceSlot) -> Bool {
@@ -593,18 +596,15 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
         }
         guard poll.main.isFinished, poll.outcome != .timeout else { return }
         let table = poll.main.table
+        let walkedFull = poll.refreshed || slot.plannedFull
+        guard walkedFull else { return }
         let columns = table.columns.compactMap { InterfaceRowsLookup.column(for: $0) }
-        let walkedFull = columns.contains(.ifDescr) && columns.contains(.ifAlias)
         var indexes = Set<UInt>()
         for index in table.indexes where index.count == 1 { indexes.insert(index[0]) }
-        if walkedFull && columns.count == table.columns.count {
-            slot.capabilities = InterfaceCapabilities.learn(from: table, columns: columns)
-            slot.knownIndexes = indexes
-            slot.lastRefresh = MonotonicClock.now()
-            slot.needsRefresh = false
-        } else if !indexes.isSubset(of: slot.knownIndexes) {
-            slot.needsRefresh = true
-        }
+        slot.capabilities = InterfaceCapabilities.learn(from: table, columns: columns)
+        slot.knownIndexes = indexes
+        slot.lastRefresh = MonotonicClock.now()
+        slot.needsRefresh = false
     }
 
     // MARK: - Callback
@@ -704,6 +704,8 @@ final class DeviceSlot {
     var knownIndexes: Set<UInt> = []
     var lastRefresh: UInt64 = 0
     var needsRefresh = false
+    /// The poll in flight walks every column (a refresh).
+    var plannedFull = false
     var maxRepetitions: Int?
     var maxColumns = 64
     var answeredLast = false
