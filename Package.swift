@@ -88,6 +88,11 @@ let package = Package(
         .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryWire"]),
         .testTarget(name: "EstuaryCLITests", dependencies: ["EstuaryWire", "EstuaryModel", "EstuaryTestSupport"]),
         .testTarget(name: "CNetSNMPTests", dependencies: ["CNetSNMP"]),
+        .testTarget(name: "EstuarySNMPTests", dependencies: ["EstuarySNMP", "EstuaryModel", "EstuaryWire"]),
+        .testTarget(name: "EstuarySNMPIntegrationTests", dependencies: [
+            "EstuarySNMP", "EstuarySNMPPoller", "EstuaryPipeline", "EstuaryRuntime", "EstuaryModel", "EstuaryWire",
+            "EstuaryTestSupport", .product(name: "Logging", package: "swift-log"),
+        ], exclude: ["Fixtures"]),
         .testTarget(name: "EstuaryPipelineTests", dependencies: [
             "EstuaryPipeline", "EstuaryIO", "EstuaryRuntime", "EstuaryWire", "EstuaryModel", "EstuaryTestSupport",
             .product(name: "Logging", package: "swift-log"),
