@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "EstuaryWireTests",
                     dependencies: ["EstuaryWire", "EstuaryModel", "EstuaryCrypto", "EstuaryFiles", "EstuaryTestSupport"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryWire"]),
+        .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryWire", "EstuarySNMP"]),
         .testTarget(name: "EstuaryCLITests", dependencies: ["EstuaryWire", "EstuaryModel", "EstuaryTestSupport"]),
         .testTarget(name: "CNetSNMPTests", dependencies: ["CNetSNMP"]),
         .testTarget(name: "EstuarySNMPTests", dependencies: ["EstuarySNMP", "EstuaryModel", "EstuaryWire"]),

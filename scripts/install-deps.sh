@@ -14,6 +14,7 @@ packages=(
   influxdb              # the real InfluxDB 1.x the tests and `make run` start
   influxdb-client       # the influx shell, for looking at what arrived
   snmpd snmp            # real SNMP agents and net-snmp's tools
+  snmpsim               # SNMP agents that serve recorded walks (the SNMP tests)
 )
 if [ "${ESTUARY_BENCH_DEPS:-0}" = 1 ]; then
   packages+=(carbon-c-relay valgrind)  # the peers `make bench` compares against

@@ -295,7 +295,9 @@ extension SNMPInputConfiguration {
             }
             let tags = readObjects(sub, "tags")
             let fields = readObjects(sub, "fields")
-            if fields.isEmpty { sub.error("fields", "at least one field is needed, e.g. fields = { used = \"1.3.6.1.2.1.25.2.3.1.6\" }") }
+            if sub.value("fields")?.table?.count ?? 0 == 0 {
+                sub.error("fields", "at least one field is needed, e.g. fields = { used = \"1.3.6.1.2.1.25.2.3.1.6\" }")
+            }
             sub.finish()
             if let measurement, !fields.isEmpty {
                 specs.append(SNMPTableSpec(measurement: measurement, indexTag: indexTag, tags: tags, fields: fields))
@@ -317,7 +319,9 @@ extension SNMPInputConfiguration {
             if !sub.contains("measurement") { sub.error("measurement", "required key is missing (the measurement the values become)") }
             let tags = readObjects(sub, "tags")
             let fields = readObjects(sub, "fields")
-            if fields.isEmpty { sub.error("fields", "at least one field is needed, e.g. fields = { load1 = \"1.3.6.1.4.1.2021.10.1.3.1\" }") }
+            if sub.value("fields")?.table?.count ?? 0 == 0 {
+                sub.error("fields", "at least one field is needed, e.g. fields = { load1 = \"1.3.6.1.4.1.2021.10.1.3.1\" }")
+            }
             sub.finish()
             if let measurement, !fields.isEmpty {
                 specs.append(SNMPScalarSpec(measurement: measurement, tags: tags, fields: fields))

@@ -146,6 +146,79 @@ data_dir = "./data"
   # read_buffer = "8MiB"
 
 
+# SNMP polling of devices that run no agent (switches, routers): IF-MIB interface counters
+# in the same series collectd's interface plugin gives a Linux host, plus any tables and
+# scalars you add. Uncomment and list your devices to use it (Docs/snmp.md).
+# [[inputs.snmp]]
+  ## The input's name in logs and self-metrics. Default "snmp" (then "snmp-2", ...).
+  # name = "snmp"
+
+  ## Devices: "address[:port] [name] [credentials]", inline and/or one per line in a file
+  ## ("#" comments; re-read on SIGHUP). The name is the host tag (default: sysName);
+  ## credentials name a [inputs.snmp.credentials.NAME] table below.
+  # targets = ["192.0.2.10", "192.0.2.11:161 core-sw1"]
+  # targets_file = "/etc/estuary/snmp-targets.txt"
+
+  ## Version ("1", "2c" or "3") and credentials for every device without its own.
+  # version = "2c"
+  # community = "public"
+  ## SNMPv3 (USM): the level follows from the passwords given unless set.
+  # username = "estuary"
+  # security_level = "authPriv"
+  # auth_protocol = "SHA"
+  # auth_password = "at-least-8-characters"
+  # priv_protocol = "AES"
+  # priv_password = "at-least-8-characters"
+  # context_name = ""
+
+  ## Every device on its own schedule, spread over the interval. A request waits timeout,
+  ## then is sent again up to retries times; timeout × (retries + 1) must be shorter than
+  ## the interval. A poll that cannot finish within its interval is ended and counted late.
+  # interval = "60s"
+  # timeout = "2s"
+  # retries = 1
+
+  ## GETBULK max-repetitions to start with (halved for devices that cannot take it).
+  # max_repetitions = 10
+
+  ## "collectd": interface_rx/interface_tx with type if_octets, if_packets, if_errors,
+  ## if_dropped (the interface plugin's series). "telegraf": measurement interface with
+  ## MIB object names as fields.
+  # schema = "collectd"
+
+  ## Per-second rates instead of raw counters (collectd schema), never across a reboot,
+  ## a counter reset or an ifIndex change.
+  # rates = false
+
+  ## How often interface names, descriptions and speeds are walked again (also after a
+  ## reboot, a change in the number of interfaces, or a new ifIndex).
+  # index_refresh = "10m"
+
+  ## Polls in flight at most (each holds a socket).
+  # window = 500
+
+  ## Credentials a target names as its third word.
+  # [inputs.snmp.credentials.core-v3]
+  #   version = "3"
+  #   username = "estuary"
+  #   auth_protocol = "SHA256"
+  #   auth_password = "at-least-8-characters"
+  #   priv_protocol = "AES"
+  #   priv_password = "at-least-8-characters"
+
+  ## A table to walk besides the interfaces: one point per row, tagged with its index.
+  # [[inputs.snmp.table]]
+  #   measurement = "hr_storage"
+  #   index_tag = "index"
+  #   tags = { descr = "1.3.6.1.2.1.25.2.3.1.3" }
+  #   fields = { size = "1.3.6.1.2.1.25.2.3.1.5", used = "1.3.6.1.2.1.25.2.3.1.6" }
+
+  ## Scalars read with GET: one point per poll.
+  # [[inputs.snmp.scalar]]
+  #   measurement = "ucd_load"
+  #   fields = { load1 = "1.3.6.1.4.1.2021.10.1.5.1", load5 = "1.3.6.1.4.1.2021.10.1.5.2" }
+
+
 ###############################################################################
 #                             OUTPUT PLUGINS                                  #
 ###############################################################################

@@ -181,6 +181,12 @@ public struct DevicePoll: Sendable {
         return finish(.failed(reason))
     }
 
+    /// The agent answered something other than a response (an SNMPv3 report): it is up,
+    /// even if it refuses.
+    public mutating func markAnswered() {
+        answered = true
+    }
+
     /// Ends the poll from outside (its time is up); what was collected stays readable.
     public mutating func abort(_ reason: String) {
         if outcome == nil { outcome = .failed(reason) }

@@ -631,6 +631,7 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
             slot.step = .action(slot.poll!.failed("the request could not be sent"))
         case NETSNMP_CALLBACK_OP_SEC_ERROR:
             noteAnswer(slot)
+            slot.poll!.markAnswered()
             if slot.discovering, let pdu, pdu.pointee.securityEngineIDLen > 0, let id = pdu.pointee.securityEngineID {
                 slot.engineID = Array(UnsafeBufferPointer(start: id, count: pdu.pointee.securityEngineIDLen))
                 slot.step = .discovered

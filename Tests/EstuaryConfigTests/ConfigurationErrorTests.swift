@@ -26,7 +26,38 @@ func valid(collectd: String = "", output: String = "", top: String = "") -> Stri
     """
 }
 
+/// A valid file with an SNMP input (targets on line 2) and `extra` on line 4.
+func snmp(_ extra: String) -> String {
+    "[[inputs.snmp]]\ntargets = [\"192.0.2.1\"]\ncommunity = \"public\"\n\(extra)\n[[outputs.influxdb]]\n"
+}
+
 let errorCases: [ErrorCase] = [
+    // SNMP.
+    ErrorCase(name: "snmp: an unknown version never falls back", text: snmp("version = \"2\""),
+              line: 4, keyPath: "inputs.snmp[0].version", message: "unknown value '2' (expected 1, 2c or 3)"),
+    ErrorCase(name: "snmp: v3 without a user", text: snmp("version = \"3\""),
+              line: 1, keyPath: "inputs.snmp[0].username", message: "required for version \"3\""),
+    ErrorCase(name: "snmp: a short v3 password", text: snmp("version = \"3\"\nusername = \"u\"\nauth_password = \"short\""),
+              line: 6, keyPath: "inputs.snmp[0].auth_password", message: "at least 8 characters"),
+    ErrorCase(name: "snmp: an unknown auth protocol", text: snmp("auth_protocol = \"SHA3\""),
+              line: 4, keyPath: "inputs.snmp[0].auth_protocol", message: "unknown value 'SHA3' (expected MD5, SHA, SHA224"),
+    ErrorCase(name: "snmp: rates in the Telegraf schema", text: snmp("schema = \"telegraf\"\nrates = true"),
+              line: 5, keyPath: "inputs.snmp[0].rates", message: "rates apply to the collectd schema"),
+    ErrorCase(name: "snmp: timeouts longer than the interval", text: snmp("interval = \"5s\"\ntimeout = \"2s\"\nretries = 2"),
+              line: 5, keyPath: "inputs.snmp[0].timeout", message: "timeout × (retries + 1) = 6s must be shorter than interval (5s)"),
+    ErrorCase(name: "snmp: a bad target", text: "[[inputs.snmp]]\ntargets = [\"192.0.2.1:99999\"]\n[[outputs.influxdb]]\n",
+              line: 2, keyPath: "inputs.snmp[0].targets[0]", message: "bad port in '192.0.2.1:99999'"),
+    ErrorCase(name: "snmp: a target naming unknown credentials",
+              text: "[[inputs.snmp]]\ntargets = [\"192.0.2.1 sw1 core\"]\n[[outputs.influxdb]]\n",
+              line: 2, keyPath: "inputs.snmp[0].targets[0]", message: "unknown credentials 'core'"),
+    ErrorCase(name: "snmp: no device", text: "[[inputs.snmp]]\ncommunity = \"x\"\n[[outputs.influxdb]]\n",
+              line: 1, keyPath: "inputs.snmp[0].targets", message: "no device to poll"),
+    ErrorCase(name: "snmp: a MIB name instead of an OID",
+              text: snmp("[[inputs.snmp.table]]\nmeasurement = \"t\"\nfields = { x = \"IF-MIB::ifDescr\" }"),
+              line: 6, keyPath: "inputs.snmp[0].table[0].fields.x", message: "bad OID 'IF-MIB::ifDescr': write it numerically"),
+    ErrorCase(name: "snmp: a table without fields", text: snmp("[[inputs.snmp.table]]\nmeasurement = \"t\""),
+              line: 4, keyPath: "inputs.snmp[0].table[0].fields", message: "at least one field is needed"),
+
     // Unknown keys and tables.
     ErrorCase(name: "unknown key, with a guess", text: valid(collectd: "securty_level = \"sign\""),
               line: 3, keyPath: "inputs.collectd[0].securty_level", message: "unknown key; did you mean 'security_level'?"),
@@ -40,9 +71,9 @@ let errorCases: [ErrorCase] = [
     ErrorCase(name: "a [global] table", text: "[global]\nlog_level = \"info\"\n" + valid(),
               line: 1, keyPath: "global", message: "unknown table; global keys go at the top of the file"),
     ErrorCase(name: "unknown input plugin", text: valid() + "\n[[inputs.statsd]]\nlisten = \":8125\"\n",
-              line: 7, keyPath: "inputs.statsd", message: "unknown input plugin 'statsd' (supported inputs: collectd, graphite)"),
-    ErrorCase(name: "snmp is not supported yet", text: valid() + "\n[[inputs.snmp]]\nagents = [\"10.0.0.1\"]\n",
-              line: 7, keyPath: "inputs.snmp", message: "[[inputs.snmp]] is not supported yet"),
+              line: 7, keyPath: "inputs.statsd", message: "unknown input plugin 'statsd' (supported inputs: collectd, graphite, snmp)"),
+    ErrorCase(name: "snmp: Telegraf's agents key", text: snmp("agents = [\"10.0.0.1\"]"),
+              line: 4, keyPath: "inputs.snmp[0].agents", message: "unknown key"),
     ErrorCase(name: "unknown output plugin", text: valid() + "\n[[outputs.kafka]]\n",
               line: 7, keyPath: "outputs.kafka", message: "unknown output plugin 'kafka' (supported outputs: influxdb)"),
     ErrorCase(name: "single brackets for a plugin",

@@ -16,6 +16,9 @@ let contractKeys: [String: [String]] = [
                         "separate_instances", "always_append_ds", "reverse_host", "drop_duplicate_fields", "templates",
                         "separator", "schema", "types_db", "max_line_length", "max_connections", "idle_timeout",
                         "read_buffer"],
+    "inputs.snmp": ["name", "targets", "targets_file", "version", "community", "username", "security_level", "auth_protocol",
+                    "auth_password", "priv_protocol", "priv_password", "context_name", "interval", "timeout", "retries",
+                    "max_repetitions", "schema", "rates", "index_refresh", "window", "credentials", "table", "scalar"],
     "outputs.influxdb": ["name", "url", "api", "database", "retention_policy", "username", "password", "org", "bucket",
                          "token", "gzip", "batch_size", "flush_interval", "batch_bytes", "timeout", "retry_initial",
                          "retry_max", "queue_size", "create_database", "insecure_skip_verify"],
@@ -90,7 +93,9 @@ struct SampleConfigurationTests {
             return trimmed.hasPrefix("# ") ? trimmed.dropFirst(2) : trimmed
         }
         for key in contractKeys[section]! {
-            #expect(lines.contains { $0.hasPrefix("\(key) = ") },
+            // Sub-tables appear as their headers ([inputs.snmp.credentials.NAME], [[inputs.snmp.table]]).
+            let header = lines.contains { $0.hasPrefix("[\(section).\(key).") || $0.hasPrefix("[[\(section).\(key)]]") }
+            #expect(lines.contains { $0.hasPrefix("\(key) = ") } || header,
                     "\(key) is missing from the [\(section)] part of examples/estuary.toml")
         }
     }
@@ -103,6 +108,8 @@ struct SampleConfigurationTests {
             listen = "127.0.0.1:25826"
             [[inputs.graphite]]
             listen_tcp = "127.0.0.1:2003"
+            [[inputs.snmp]]
+            targets = ["127.0.0.1"]
             [[outputs.influxdb]]
 
             """
@@ -118,13 +125,16 @@ struct SampleConfigurationTests {
         #expect(accepted == Set(contractKeys[section]!))
     }
 
-    /// The sample's text cut at each table header, keyed by table path ("" for the top).
+    /// The sample's text cut at each plugin's table header, keyed by table path ("" for the
+    /// top). A plugin shown commented out (`# [[inputs.snmp]]`) is a section too; its
+    /// sub-tables stay in it.
     func sampleSections() -> [String: String] {
         var sections: [String: String] = [:]
         var current = ""
         for line in EstuaryConfiguration.sample.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix("[[") {
-                current = String(line.dropFirst(2).prefix(while: { $0 != "]" }))
+            let header = line.hasPrefix("# [[") ? line.dropFirst(2) : line[...]
+            if header.hasPrefix("[["), header.filter({ $0 == "." }).count == 1 {
+                current = String(header.dropFirst(2).prefix(while: { $0 != "]" }))
                 continue
             }
             sections[current, default: ""] += line + "\n"

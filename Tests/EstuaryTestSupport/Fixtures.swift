@@ -13,6 +13,15 @@ public enum Fixtures {
 
     public static let collectd = root + "/collectd"
 
+    /// A recorded walk (snmpsim's .snmprec) of a 48-port switch with 2 uplinks, a VLAN and a
+    /// port-channel: system group, ifTable and ifXTable.
+    public static var switch48: SNMPRecording {
+        let here = URL(fileURLWithPath: #filePath)
+        let path = here.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("EstuarySNMPIntegrationTests/Fixtures/switch48.snmprec").path
+        return SNMPRecording(text: text(path))
+    }
+
     public static func bytes(_ path: String) -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
             fatalError("fixture missing: \(path)")
