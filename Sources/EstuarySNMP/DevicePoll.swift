@@ -25,13 +25,18 @@ public struct DevicePollPlan: Sendable {
     /// The row indexes the last refresh saw; a row outside them walks the refresh columns
     /// in the same poll. Nil: no check.
     public var knownIndexes: Set<UInt>?
+    /// A device that has not answered gets one more try with a quarter of the
+    /// repetitions (it may drop large GETBULKs from the start). The poller turns this off
+    /// once that try failed, so a dead device costs one timeout per poll, not two.
+    public var retrySmallerWhenSilent: Bool
 
     public init(version: SNMPVersion, scalars: [SNMPObjectIdentifier] = [], columns: [SNMPObjectIdentifier] = [],
                 refreshColumns: [SNMPObjectIdentifier] = [], refreshTrigger: RefreshTrigger? = nil,
                 gets: [SNMPObjectIdentifier] = [], extraColumns: [SNMPObjectIdentifier] = [], maxRepetitions: Int = 10,
                 maxColumnsPerRequest: Int = 64, maxRequests: Int = 1000, deviceAnswered: Bool = false,
-                knownIndexes: Set<UInt>? = nil) {
+                knownIndexes: Set<UInt>? = nil, retrySmallerWhenSilent: Bool = true) {
         self.knownIndexes = knownIndexes
+        self.retrySmallerWhenSilent = retrySmallerWhenSilent
         self.version = version
         self.scalars = scalars
         self.columns = columns
@@ -168,9 +173,22 @@ public struct DevicePoll: Sendable {
     public mutating func timedOut() -> DevicePollAction {
         guard outcome == nil else { return .finished }
         guard let last = lastRequest else { return finish(.timeout) }
-        if case .getBulk(_, let repetitions) = last.kind, repetitions > 1, answered || plan.deviceAnswered, timeoutRetries < 3 {
-            timeoutRetries += 1
-            return shrink(reason: "timeout")
+        if case .getBulk(_, let repetitions) = last.kind, repetitions > 1 {
+            if answered || plan.deviceAnswered {
+                // Known to answer: the size is the likely cause. Halve, up to three times.
+                if timeoutRetries < 3 {
+                    timeoutRetries += 1
+                    return shrink(reason: "timeout")
+                }
+            } else if timeoutRetries == 0 && plan.retrySmallerWhenSilent {
+                // Never heard from: dead, or dropping large GETBULKs from the start. One more
+                // try with a quarter of the repetitions tells them apart (a dead device costs
+                // one more timeout, within its own interval).
+                timeoutRetries += 1
+                maxRepetitions = max(1, repetitions / 4)
+                reductions += 1
+                return resend()
+            }
         }
         return finish(.timeout)
     }

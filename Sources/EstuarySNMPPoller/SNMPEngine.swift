@@ -388,7 +388,8 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
                               gets: settings.scalars.flatMap(\.instances), extraColumns: settings.tables.flatMap(\.columns),
                               maxRepetitions: slot.maxRepetitions ?? settings.maxRepetitions,
                               maxColumnsPerRequest: slot.maxColumns, maxRequests: 2000, deviceAnswered: slot.answeredLast,
-                              knownIndexes: refreshDue ? nil : slot.knownIndexes)
+                              knownIndexes: refreshDue ? nil : slot.knownIndexes,
+                              retrySmallerWhenSilent: !slot.silentRetryFailed)
     }
 
     private func openSession(_ slot: DeviceSlot) -> Bool {
@@ -585,9 +586,18 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
 
     /// Remembers what this poll taught about the device for the next plan.
     private func learn(_ slot: DeviceSlot, from poll: DevicePoll) {
-        slot.maxRepetitions = poll.maxRepetitions
-        slot.maxColumns = poll.maxColumnsPerRequest
+        // What the device takes is learnt from polls that completed (a dead device's
+        // smaller retry says nothing about it).
+        if poll.outcome == .complete {
+            slot.maxRepetitions = poll.maxRepetitions
+            slot.maxColumns = poll.maxColumnsPerRequest
+        }
         slot.answeredLast = poll.answered
+        if poll.answered {
+            slot.silentRetryFailed = false
+        } else if poll.plan.retrySmallerWhenSilent && poll.reductions > 0 {
+            slot.silentRetryFailed = true
+        }
         if poll.scalars.indices.contains(IFMIB.sysUpTimeScalar), case .timeTicks(let t)? = poll.scalars[IFMIB.sysUpTimeScalar] {
             slot.lastSysUpTime = t
         }
@@ -710,6 +720,9 @@ final class DeviceSlot {
     var maxRepetitions: Int?
     var maxColumns = 64
     var answeredLast = false
+    /// The smaller retry of a silent device did not get an answer either: it is dead until
+    /// it answers again, and costs one timeout per poll.
+    var silentRetryFailed = false
     var engineID: [UInt8] = []
     var lastSysUpTime: UInt32?
     var lastIfNumber: Int64?

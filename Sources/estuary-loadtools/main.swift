@@ -1,8 +1,10 @@
 // Load generators and counting sinks for `make bench` (scripts/bench.sh). Loopback only.
 //
-//   estuary-loadtools http-sink PORT STATS_FILE
+//   estuary-loadtools http-sink PORT STATS_FILE [STATUS_FILE]
 //       An HTTP server answering every request 204, counting the lines (\n) of request
 //       bodies (uncompressed); writes "lines requests bytes" to STATS_FILE every 100 ms.
+//       With STATUS_FILE, the SNMP poller's status lines (`snmp_device,...`) are appended
+//       to it as they arrive (the SNMP benchmark counts polls on time from them).
 //   estuary-loadtools tcp-sink PORT STATS_FILE
 //       A TCP server counting received lines (for carbon-c-relay's destination).
 //   estuary-loadtools graphite-load PORT CONNECTIONS LINES_PER_CONNECTION
@@ -123,9 +125,14 @@ enum LoadTools {
         guard arguments.count >= 2 else { usage() }
         switch arguments[1] {
         case "http-sink":
-            guard arguments.count == 4, let port = UInt16(arguments[2]) else { usage() }
+            guard arguments.count == 4 || arguments.count == 5, let port = UInt16(arguments[2]) else { usage() }
             let server = listen(port: port)
             let totals = Totals()
+            let statusFile: FileHandle? = arguments.count == 5 ? {
+                FileManager.default.createFile(atPath: arguments[4], contents: nil)
+                return FileHandle(forWritingAtPath: arguments[4])
+            }() : nil
+            let statusLock = NSLock()
             Thread.detachNewThread {
                 while true {
                     let client = accept(server, nil, nil)
@@ -154,11 +161,26 @@ enum LoadTools {
                             }
                             var lines = body.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
                             var remaining = length - body.count
+                            var whole: [UInt8] = statusFile == nil ? [] : body
                             while remaining > 0 {
                                 let n = read(client, buffer.baseAddress, min(remaining, 1 << 20))
                                 if n <= 0 { break outer }
                                 lines += countNewlines(buffer, n)
+                                if statusFile != nil { whole.append(contentsOf: buffer[0..<n]) }
                                 remaining -= n
+                            }
+                            if let statusFile {
+                                let prefix = Array("snmp_device,".utf8)
+                                var status: [UInt8] = []
+                                for line in whole.split(separator: 0x0A) where line.starts(with: prefix) {
+                                    status.append(contentsOf: line)
+                                    status.append(0x0A)
+                                }
+                                if !status.isEmpty {
+                                    statusLock.lock()
+                                    statusFile.write(Data(status))
+                                    statusLock.unlock()
+                                }
                             }
                             totals.lines.wrappingAdd(lines, ordering: .relaxed)
                             totals.requests.wrappingAdd(1, ordering: .relaxed)

@@ -72,7 +72,8 @@ struct PollerScheduleTests {
             device(healthy.port, community: "fast", interval: 1),
             // Answers its first request after 0.5 s.
             device(slowAgent.port, community: "slow", interval: 2, timeout: 0.9, retries: 0),
-            device(dead.port, community: "public", interval: 1, timeout: 0.3, retries: 1),
+            // Its first poll tries twice (0.6 s each): the interval leaves room for that.
+            device(dead.port, community: "public", interval: 2, timeout: 0.3, retries: 1),
         ])
         defer { poller.stop() }
         let fast = "127.0.0.1:\(healthy.port)"

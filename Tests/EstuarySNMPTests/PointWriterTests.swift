@@ -130,10 +130,11 @@ struct CollectdSchemaTests {
         var poll = DevicePoll(plan: DevicePollPlan(version: .v2c, scalars: IFMIB.scalars, columns: [IFMIB.Column.ifHCInOctets.oid]))
         _ = poll.start()
         _ = poll.timedOut()
+        _ = poll.timedOut()
         let output = lines(SNMPPollSample(device: SNMPDeviceIdentity(agent: "192.0.2.9:1161"), poll: poll, timestamp: 5,
                                           monotonic: 1, duration: 4))
         #expect(output == ["snmp_device,agent_host=192.0.2.9:1161,host=192.0.2.9:1161 up=0i,duration=4,start_delay=0,late=0i,"
-                           + "requests=1i,varbinds=0i,interfaces=0i,max_repetitions=10i,error=\"timeout\",timeouts=1i,errors=0i 5"])
+                           + "requests=2i,varbinds=0i,interfaces=0i,max_repetitions=2i,error=\"timeout\",timeouts=1i,errors=0i 5"])
     }
 }
 

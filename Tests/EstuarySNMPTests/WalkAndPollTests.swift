@@ -199,14 +199,35 @@ struct DevicePollTests {
         #expect(retry.kind == .getBulk(nonRepeaters: 0, maxRepetitions: 20))
     }
 
-    @Test("a device that never answered costs one timeout: no retries with smaller requests")
+    @Test("a device never heard from gets one more try with a quarter of the repetitions, then counts as dead")
     func deadDevice() {
         var poll = DevicePoll(plan: DevicePollPlan(version: .v2c, scalars: IFMIB.scalars, columns: columns, maxRepetitions: 40))
         _ = poll.start()
+        guard case .send(let retry) = poll.timedOut() else { Issue.record("no retry"); return }
+        #expect(retry.kind == .getBulk(nonRepeaters: 3, maxRepetitions: 10))
         #expect(poll.timedOut() == .finished)
         #expect(poll.outcome == .timeout)
         #expect(!poll.answered)
-        #expect(poll.requests == 1)
+        #expect(poll.requests == 2)
+    }
+
+    @Test("a device that drops GETBULKs above 5 repetitions from the first poll on is polled all the same")
+    func dropsLargeBulks() {
+        var poll = DevicePoll(plan: DevicePollPlan(version: .v2c, scalars: IFMIB.scalars, columns: columns, maxRepetitions: 10))
+        let mib = switchMIB(interfaces: 12)
+        var action = poll.start()
+        var sent = 0
+        while case .send(let request) = action, sent < 50 {
+            sent += 1
+            if case .getBulk(_, let repetitions) = request.kind, repetitions > 5 {
+                action = poll.timedOut()
+            } else {
+                action = poll.receive(mib.answer(request))
+            }
+        }
+        #expect(poll.outcome == .complete)
+        #expect(poll.maxRepetitions <= 5)
+        #expect(poll.main.table.rowCount == 12)
     }
 
     @Test("v1: GETNEXT one row at a time; noSuchName at the end of the MIB ends that column and the rest goes on")
