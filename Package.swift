@@ -39,9 +39,13 @@ let package = Package(
         .target(name: "EstuaryConfig", dependencies: ["EstuaryWire", .product(name: "TOMLKit", package: "TOMLKit")]),
         // gzip through zlib (request bodies, spool segments).
         .target(name: "EstuaryCompression", dependencies: ["CZlib"]),
-        // Outputs: InfluxDB over HTTP (libcurl) from a bounded queue, on a thread per output.
+        // The durable on-disk queue of an output: segment files of CRC-checked, zlib-compressed records.
+        .target(name: "EstuarySpool", dependencies: [
+            "EstuaryRuntime", "EstuaryCompression", .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Outputs: InfluxDB over HTTP (libcurl) from a bounded queue (memory, then the spool), on a thread per output.
         .target(name: "EstuaryOutputs", dependencies: [
-            "EstuaryRuntime", "EstuaryCompression", "CCurl", .product(name: "Logging", package: "swift-log"),
+            "EstuaryRuntime", "EstuaryCompression", "EstuarySpool", "CCurl", .product(name: "Logging", package: "swift-log"),
         ]),
         // Reading the files configuration points at (types.db, AuthFile).
         .target(name: "EstuaryFiles", dependencies: ["EstuaryWire"]),
@@ -83,8 +87,11 @@ let package = Package(
         ]),
         .testTarget(name: "EstuaryIntegrationTests", dependencies: ["EstuaryTestSupport"]),
         .testTarget(name: "EstuaryOutputsTests", dependencies: [
-            "EstuaryOutputs", "EstuaryRuntime", "EstuaryCompression", "EstuaryTestSupport",
+            "EstuaryOutputs", "EstuaryRuntime", "EstuaryCompression", "EstuarySpool", "EstuaryTestSupport",
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "EstuarySpoolTests", dependencies: [
+            "EstuarySpool", "EstuaryRuntime", "EstuaryCompression", .product(name: "Logging", package: "swift-log"),
         ]),
     ]
 )
