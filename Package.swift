@@ -52,7 +52,7 @@ let package = Package(
         // The command line, as a library so tests can run commands in-process.
         .target(name: "EstuaryCLI", dependencies: [
             "EstuaryModel", "EstuaryWire", "EstuaryCrypto", "EstuaryFiles", "EstuaryConfig", "EstuaryIO", "EstuaryPipeline",
-            "EstuaryRuntime", "EstuaryOutputs", .product(name: "Logging", package: "swift-log"),
+            "EstuaryRuntime", "EstuaryOutputs", "EstuarySpool", .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "estuary", dependencies: [

@@ -66,10 +66,13 @@ public struct DaemonStartError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(listener): cannot listen on \(address): \(underlying)" }
 }
 
-/// What was left unsent when the daemon stopped.
+/// What was left unsent when the daemon stopped: lost (`unsent…`), or spilled to the
+/// outputs' spools for the next start.
 public struct DaemonStopReport: Sendable {
     public var unsentBatches: Int
     public var unsentLines: Int
+    public var spilledBatches = 0
+    public var spilledLines = 0
     public var outputs: [(name: String, report: PipelineOutputReport)]
 }
 
@@ -77,7 +80,7 @@ public struct DaemonStopReport: Sendable {
 /// self-metrics reporter. Start order: outputs (given, already started) -> reporter ->
 /// receivers; `stop()` runs it backwards: receivers stop and hand over their last
 /// batches, the reporter reports once more, then every output gets until the deadline to
-/// send what it holds.
+/// send what it holds (all at once) and spills the rest to its spool.
 public final class Daemon: @unchecked Sendable {  // mutated only by start() and stop(), from one thread
     public let settings: DaemonSettings
     private let outputs: [any PipelineOutput]
@@ -197,12 +200,16 @@ public final class Daemon: @unchecked Sendable {  // mutated only by start() and
         for receiver in udpReceivers { receiver.stop() }
         for listener in tcpListeners { listener.stop() }
         reporter.stop()
+        // Every output flushes at the same time: a dead server costs only its own output.
+        for output in outputs { output.beginDrain(until: deadline) }
         var report = DaemonStopReport(unsentBatches: 0, unsentLines: 0, outputs: [])
         for output in outputs {
             let outputReport = output.drain(until: deadline)
             report.outputs.append((output.name, outputReport))
             report.unsentBatches += outputReport.unsentBatches
             report.unsentLines += outputReport.unsentLines
+            report.spilledBatches += outputReport.spilledBatches
+            report.spilledLines += outputReport.spilledLines
         }
         return report
     }

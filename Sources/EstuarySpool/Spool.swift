@@ -118,6 +118,8 @@ public struct SpoolAppendResult {
     public var error: SpoolError?
     /// What was dropped to make room (or the new records themselves when they could not fit).
     public var loss = SpoolLoss()
+    /// The ordinals of the records written, in order.
+    public var ordinals: [Int] = []
 }
 
 /// A record read back from the spool: its line protocol as a batch, and its place in the spool
@@ -257,6 +259,12 @@ public final class Spool {
     public var diskBytes: Int { fileBytes }
     /// Segment files on disk.
     public var segmentCount: Int { segments.count }
+    /// Lines not yet delivered (unread plus outstanding).
+    public var undeliveredLines: Int {
+        var lines = unreadLineCount
+        for ordinal in outstanding[outstandingHead...] where ordinal >= base { lines += records[ordinal - base].lines }
+        return lines
+    }
     /// True when nothing is waiting: every record written has been delivered or dropped.
     public var isEmpty: Bool { endOrdinal == ackOrdinal }
 
@@ -445,15 +453,24 @@ public final class Spool {
     /// unread records when the spool would pass `maxBytes`.
     ///
     /// - Parameters:
+    ///   - outstanding: the records are already being sent (a request the writer holds):
+    ///     written as outstanding, not unread, so they are not read back while it holds them
+    ///     — only a restart sends them again if they were never acknowledged. Only allowed
+    ///     when nothing is unread (they must come before every unread record); otherwise
+    ///     nothing is written and every batch is in `notWritten`.
     ///   - nowWall, nowMonotonic: the current time on both clocks, to turn each batch's
     ///     monotonic receive time into the wall-clock time a record keeps across restarts.
     /// - Returns: what was written, dropped, and — after a write error — not written.
-    public func append(_ batches: [LineProtocolBatch], recordLines: Int, recordBytes: Int,
+    public func append(_ batches: [LineProtocolBatch], recordLines: Int, recordBytes: Int, outstanding asOutstanding: Bool = false,
                        nowWall: Int64 = WallClock.now(), nowMonotonic: UInt64 = MonotonicClock.now()) -> SpoolAppendResult {
         var result = SpoolAppendResult()
         guard !closed else {
             result.notWritten = batches
             result.error = .system(call: "append", path: options.directory, errno: EBADF)
+            return result
+        }
+        if asOutstanding, readOrdinal < endOrdinal {
+            result.notWritten = batches
             return result
         }
         var index = 0
@@ -499,7 +516,13 @@ public final class Spool {
             }
             result.records += 1
             result.lines += lines
+            result.ordinals.append(endOrdinal - 1)
             metrics?.spooledLines.add(lines)
+            if asOutstanding, readOrdinal == endOrdinal - 1 {
+                consumeUnread(records[readOrdinal - base])
+                outstanding.append(readOrdinal)
+                readOrdinal += 1
+            }
         }
         if result.records > 0 {
             if dirtySince == nil { dirtySince = nowMonotonic }
@@ -552,7 +575,8 @@ public final class Spool {
     }
 
     /// Bytes on disk that will stay after the records already read are delivered: segments
-    /// whose every record has been read (or dropped) are on their way out.
+    /// whose every record has been read (or dropped) are on their way out (those holding a
+    /// record in flight are deleted when it is acknowledged; the others already were).
     private var effectiveBytes: Int {
         var reclaimable = 0
         for segment in segments where segment.endOrdinal <= readOrdinal && segment.endOrdinal > segment.firstOrdinal {
@@ -746,6 +770,7 @@ public final class Spool {
     /// rejected by the server for their content). Moves the cursor, deletes segments that are
     /// fully delivered.
     public func acknowledge(through ordinal: Int) {
+        guard !closed else { return }
         while outstandingHead < outstanding.count, outstanding[outstandingHead] <= ordinal { outstandingHead += 1 }
         if outstandingHead > 1024, outstandingHead * 2 > outstanding.count {
             outstanding.removeFirst(outstandingHead)
@@ -757,31 +782,48 @@ public final class Spool {
 
     private func advanceCursor() {
         let target = outstandingHead < outstanding.count ? outstanding[outstandingHead] : readOrdinal
-        guard target > ackOrdinal else { return }
-        ackOrdinal = target
-        while let first = segments.first, first.endOrdinal <= ackOrdinal {
-            if active != nil, first.seq == activeSeq {
-                active?.close()
-                active = nil
-            }
-            if let readFile, readFile.seq == first.seq {
-                readFile.file.close()
-                self.readFile = nil
-            }
-            if unlink(segmentPath(first.seq)) != 0 {
-                metrics?.errors.add()
-                logger.warning("could not delete a delivered spool segment", metadata: [
-                    "spool.file": .string(segmentPath(first.seq)), "error": .string(String(cString: strerror(errno))),
-                ])
-            }
-            fileBytes -= first.bytes
-            segments.removeFirst()
-        }
+        if target > ackOrdinal { ackOrdinal = target }
+        releaseSegments()
         if ackOrdinal - base > 1024, (ackOrdinal - base) * 2 > records.count {
             records.removeFirst(ackOrdinal - base)
             base = ackOrdinal
         }
         writeCursor(force: false)
+    }
+
+    /// Deletes the segments nothing will be read from again: every record delivered, or every
+    /// record read or dropped with none of them in flight. (The second kind can sit after
+    /// the cursor, behind a request that waits for a server that is down; keeping those files
+    /// until it is answered would let the spool grow past its bound during the outage.)
+    private func releaseSegments() {
+        let inFlight = outstanding[outstandingHead...]
+        var index = 0
+        while index < segments.count {
+            let segment = segments[index]
+            let delivered = segment.endOrdinal <= ackOrdinal
+            let dead = segment.endOrdinal <= readOrdinal
+                && !inFlight.contains { $0 >= segment.firstOrdinal && $0 < segment.endOrdinal }
+            guard delivered || dead else {
+                index += 1
+                continue
+            }
+            if active != nil, segment.seq == activeSeq {
+                active?.close()
+                active = nil
+            }
+            if let readFile, readFile.seq == segment.seq {
+                readFile.file.close()
+                self.readFile = nil
+            }
+            if unlink(segmentPath(segment.seq)) != 0 {
+                metrics?.errors.add()
+                logger.warning("could not delete a delivered spool segment", metadata: [
+                    "spool.file": .string(segmentPath(segment.seq)), "error": .string(String(cString: strerror(errno))),
+                ])
+            }
+            fileBytes -= segment.bytes
+            segments.remove(at: index)
+        }
     }
 
     private func writeCursor(force: Bool) {

@@ -194,6 +194,24 @@ struct SpoolTests {
         #expect(text(read.map(\.batch)) == text(Array(written.suffix(read.count))))
     }
 
+    @Test("size bound while the oldest record is in flight (a server down): the segments dropped behind it are freed")
+    func sizeBoundWithRecordInFlight() throws {
+        let f = Fixture()
+        defer { f.directory.remove() }
+        let maxBytes = 64 * 1024, segmentBytes = 8 * 1024
+        let spool = try f.open(f.options(maxBytes: maxBytes, segmentBytes: segmentBytes))
+        _ = spool.append([makeBatch(20, tag: "held")], recordLines: 100, recordBytes: 1 << 20)
+        let (held, _) = spool.read(maxLines: 100, maxBytes: 1 << 20)  // in a request that is not answered
+        for i in 0..<400 {
+            _ = spool.append([makeBatch(20, tag: "s\(i)", firstIndex: i * 20)], recordLines: 100, recordBytes: 1 << 20)
+            #expect(spool.diskBytes <= maxBytes + segmentBytes, "\(spool.diskBytes) bytes on disk after \(i)")
+        }
+        #expect(f.metrics.droppedFull.count > 0)
+        spool.acknowledge(through: held[0].ordinal)
+        #expect(spool.diskBytes <= maxBytes)
+        #expect(f.drain(spool).last?.batch.bytes == makeBatch(20, tag: "s399", firstIndex: 399 * 20).bytes)
+    }
+
     @Test("a record larger than the whole spool is dropped alone (a full disk in miniature); the spool carries on")
     func tinyCap() throws {
         let f = Fixture()
