@@ -102,10 +102,13 @@ struct RunCommand: ParsableCommand {
             ])
         }
         if report.unsentLines == 0 {
-            if report.spilledLines == 0 {
+            if report.spilledLines == 0, report.spoolLines == 0 {
                 logger.info("stopped: everything received was handed to the outputs and sent")
             } else {
-                logger.info("stopped: nothing lost; \(report.spilledLines) lines spilled to the spool, sent after the next start")
+                logger.info("""
+                    stopped: nothing lost; \(report.spilledLines) lines spilled to the spool at shutdown, \
+                    \(report.spoolLines) lines in the spool, sent after the next start
+                    """)
             }
             return
         }

@@ -73,6 +73,8 @@ public struct DaemonStopReport: Sendable {
     public var unsentLines: Int
     public var spilledBatches = 0
     public var spilledLines = 0
+    /// Lines in the outputs' spools for the next start (spilled at shutdown or before).
+    public var spoolLines = 0
     public var outputs: [(name: String, report: PipelineOutputReport)]
 }
 
@@ -210,6 +212,7 @@ public final class Daemon: @unchecked Sendable {  // mutated only by start() and
             report.unsentLines += outputReport.unsentLines
             report.spilledBatches += outputReport.spilledBatches
             report.spilledLines += outputReport.spilledLines
+            report.spoolLines += outputReport.spoolLines
         }
         return report
     }
