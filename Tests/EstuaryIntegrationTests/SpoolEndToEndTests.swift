@@ -81,15 +81,34 @@ struct SpoolEndToEndTests {
         return ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".seg") }
     }
 
-    /// Sleeps until `seconds` have passed since `start`.
-    func wait(until seconds: Double, since start: Date) {
+    /// Sleeps (without holding one of the test pool's few threads) until `seconds` have passed
+    /// since `start`.
+    func wait(until seconds: Double, since start: Date) async {
         let left = seconds - Date().timeIntervalSince(start)
-        if left > 0 { usleep(UInt32(left * 1e6)) }
+        if left > 0 { await pause(left) }
+    }
+
+    func pause(_ seconds: Double) async {
+        try? await Task.sleep(nanoseconds: UInt64(max(0, seconds) * 1e9))
+    }
+
+    /// Polls `condition` every `interval` seconds until it holds or `timeout` passes (an
+    /// error counts as not yet), sleeping in between without holding a thread.
+    func arrives(within timeout: Double, every interval: Double = 0.2, _ condition: () throws -> Bool) async -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if (try? condition()) == true { return true }
+            await pause(interval)
+        }
+        return (try? condition()) == true
     }
 
     @Test("(a) InfluxDB down for the outage while load comes in: after its restart every metric is stored exactly once")
-    func outage() throws {
+    func outage() async throws {
+        let testStart = Date()
+        func phase(_ name: String) { print("spool e2e (a) \(String(format: "%6.2f", Date().timeIntervalSince(testStart))) s: \(name)") }
         let influx = try startInflux()
+        phase("influxd up")
         defer { influx.stop() }
         let work = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
@@ -98,19 +117,21 @@ struct SpoolEndToEndTests {
                                          workDirectory: work)
         #expect(estuary.waitForLog("estuary started"), "\(estuary.log)")
         let measurement = "spooltest_a"
-        #expect(try LoadGenerator.send(port: port, path: measurement, first: 0, count: 200, rate: 2000) == 200)
-        #expect(eventually(timeout: 20) { try stored(influx, measurement).count == 200 }, "\(estuary.log)")
+        #expect(try await LoadGenerator.send(port: port, path: measurement, first: 0, count: 200, rate: 2000) == 200)
+        #expect(await arrives(within: 20) { try stored(influx, measurement).count == 200 }, "\(estuary.log)")
+        phase("warm-up stored")
 
         let outageStart = Date()
         influx.halt()
+        phase("influxd halted")
         let count = Int(outageSeconds * 0.75 * 400)  // 400 lines/s for three quarters of the outage
-        #expect(try LoadGenerator.send(port: port, path: measurement, first: 200, count: count, rate: 400) == count)
-        wait(until: outageSeconds, since: outageStart)
+        #expect(try await LoadGenerator.send(port: port, path: measurement, first: 200, count: count, rate: 400) == count)
+        await wait(until: outageSeconds, since: outageStart)
         #expect(!segments(work, output: "influxdb").isEmpty, "nothing in the spool during the outage")
         try influx.restart()
         let down = Date().timeIntervalSince(outageStart)
         let total = 200 + count
-        let caughtUp = eventually(timeout: 60) { try stored(influx, measurement).count >= total }
+        let caughtUp = await arrives(within: 60) { try stored(influx, measurement).count >= total }
         let catchUp = Date().timeIntervalSince(outageStart) - down
         #expect(caughtUp, "\(estuary.log)")
         let result = try stored(influx, measurement)
@@ -119,10 +140,11 @@ struct SpoolEndToEndTests {
         print("spool e2e (a): InfluxDB down \(String(format: "%.1f", down)) s, \(count) lines sent meanwhile, "
               + "all \(total) stored \(String(format: "%.1f", catchUp)) s after its restart")
         #expect(estuary.terminate() == 0, "\(estuary.log)")
+        phase("estuary stopped")
     }
 
     @Test("(b) the outage with Estuary stopped (SIGTERM) and started again in the middle: every metric stored exactly once")
-    func outageWithRestart() throws {
+    func outageWithRestart() async throws {
         let influx = try startInflux()
         defer { influx.stop() }
         let work = temporaryDirectory()
@@ -132,14 +154,14 @@ struct SpoolEndToEndTests {
         let first = try EstuaryProcess(configuration: text, workDirectory: work)
         #expect(first.waitForLog("estuary started"), "\(first.log)")
         let measurement = "spooltest_b"
-        #expect(try LoadGenerator.send(port: port, path: measurement, first: 0, count: 100, rate: 2000) == 100)
-        #expect(eventually(timeout: 20) { try stored(influx, measurement).count == 100 }, "\(first.log)")
+        #expect(try await LoadGenerator.send(port: port, path: measurement, first: 0, count: 100, rate: 2000) == 100)
+        #expect(await arrives(within: 20) { try stored(influx, measurement).count == 100 }, "\(first.log)")
 
         let outageStart = Date()
         influx.halt()
         let perPhase = Int(outageSeconds * 0.3 * 400)
-        #expect(try LoadGenerator.send(port: port, path: measurement, first: 100, count: perPhase, rate: 400) == perPhase)
-        usleep(1_000_000)  // Estuary has read it all
+        #expect(try await LoadGenerator.send(port: port, path: measurement, first: 100, count: perPhase, rate: 400) == perPhase)
+        await pause(1)  // Estuary has read it all
         let stopping = Date()
         #expect(first.terminate() == 0, "\(first.log)")
         let stopTook = Date().timeIntervalSince(stopping)
@@ -151,21 +173,21 @@ struct SpoolEndToEndTests {
         let second = try EstuaryProcess(configuration: text, workDirectory: work)
         #expect(second.waitForLog("estuary started"), "\(second.log)")
         #expect(second.log.contains("spool opened: replaying records left by the last run"), "\(second.log)")
-        #expect(try LoadGenerator.send(port: port, path: measurement, first: 100 + perPhase, count: perPhase, rate: 400) == perPhase)
-        wait(until: outageSeconds, since: outageStart)
+        #expect(try await LoadGenerator.send(port: port, path: measurement, first: 100 + perPhase, count: perPhase, rate: 400) == perPhase)
+        await wait(until: outageSeconds, since: outageStart)
         try influx.restart()
         let total = 100 + 2 * perPhase
-        #expect(eventually(timeout: 60) { try stored(influx, measurement).count >= total }, "\(second.log)")
+        #expect(await arrives(within: 60) { try stored(influx, measurement).count >= total }, "\(second.log)")
         let result = try stored(influx, measurement)
         #expect(result.count == total)
         #expect(result.sum == expectedSum(first: 0, count: total))
         print("spool e2e (b): SIGTERM during the outage took \(String(format: "%.2f", stopTook)) s; \(total) lines stored once")
-        #expect(eventually(timeout: 10) { segments(work, output: "influxdb").isEmpty }, "the spool did not empty")
+        #expect(await arrives(within: 10) { segments(work, output: "influxdb").isEmpty }, "the spool did not empty")
         #expect(second.terminate() == 0, "\(second.log)")
     }
 
     @Test("(c) kill -9 under load while InfluxDB is down: the loss is within the documented bound, the spool replays")
-    func killUnderLoad() throws {
+    func killUnderLoad() async throws {
         let influx = try startInflux()
         defer { influx.stop() }
         let work = temporaryDirectory()
@@ -178,9 +200,9 @@ struct SpoolEndToEndTests {
         let measurement = "spooltest_c"
         let rate = 1000.0
         let load = try LoadGenerator.start(port: port, path: measurement, first: 0, count: 60_000, rate: rate)
-        usleep(10_000_000)  // ten seconds of load, spilled as it comes
+        await pause(10)  // ten seconds of load, spilled as it comes
         first.kill()
-        let sent = try #require(load.wait(timeout: 30), "the load generator did not end")
+        let sent = try #require(await load.wait(timeout: 30), "the load generator did not end")
         #expect(sent > Int(rate) * 5)
 
         let second = try EstuaryProcess(configuration: text, workDirectory: work)
@@ -195,7 +217,7 @@ struct SpoolEndToEndTests {
             let now = (try? stored(influx, measurement).count) ?? -1
             stable = (now == last && now > 0) ? stable + 1 : 0
             last = now
-            usleep(1_000_000)
+            await pause(1)
         }
         let result = try stored(influx, measurement)
         let lost = sent - result.count
@@ -211,7 +233,7 @@ struct SpoolEndToEndTests {
     }
 
     @Test("(d) two outputs, one down for the outage: the healthy one loses nothing and stays fast; the other catches up")
-    func fanOutIsolation() throws {
+    func fanOutIsolation() async throws {
         let healthy = try startInflux()
         defer { healthy.stop() }
         let broken = try startInflux()
@@ -224,8 +246,8 @@ struct SpoolEndToEndTests {
             workDirectory: work)
         #expect(estuary.waitForLog("estuary started"), "\(estuary.log)")
         let measurement = "spooltest_d", probe = "spooltest_probe"
-        #expect(try LoadGenerator.send(port: port, path: measurement, first: 0, count: 100, rate: 2000) == 100)
-        #expect(eventually(timeout: 20) {
+        #expect(try await LoadGenerator.send(port: port, path: measurement, first: 0, count: 100, rate: 2000) == 100)
+        #expect(await arrives(within: 20) {
             try stored(healthy, measurement).count == 100 && stored(broken, measurement).count == 100
         }, "\(estuary.log)")
 
@@ -241,18 +263,18 @@ struct SpoolEndToEndTests {
             let sentAt = Date()
             try sendTCP(Array("\(probe) \(probes) \(1_700_000_000 + probes)\n".utf8), port: port)
             probes += 1
-            let arrived = eventually(timeout: 10) { try stored(healthy, probe).count == probes }
+            let arrived = await arrives(within: 10, every: 0.02) { try stored(healthy, probe).count == probes }
             #expect(arrived, "probe \(probes) did not reach the healthy output")
             delays.append(Date().timeIntervalSince(sentAt))
-            wait(until: 2, since: sentAt)
+            await wait(until: 2, since: sentAt)
         }
-        let sent = try #require(load.wait(timeout: 60))
+        let sent = try #require(await load.wait(timeout: 60))
         #expect(sent == count)
-        wait(until: outageSeconds, since: outageStart)
+        await wait(until: outageSeconds, since: outageStart)
         // Nothing lost on the healthy side, before the other one is back.
-        #expect(eventually(timeout: 10) { try stored(healthy, measurement).count == 100 + count })
+        #expect(await arrives(within: 10) { try stored(healthy, measurement).count == 100 + count })
         try broken.restart()
-        #expect(eventually(timeout: 60) { try stored(broken, measurement).count >= 100 + count }, "\(estuary.log)")
+        #expect(await arrives(within: 60) { try stored(broken, measurement).count >= 100 + count }, "\(estuary.log)")
         for influx in [healthy, broken] {
             let result = try stored(influx, measurement)
             #expect(result.count == 100 + count)
@@ -293,10 +315,13 @@ struct LoadGenerator {
         return LoadGenerator(child: child, outputPath: outputPath)
     }
 
-    /// Waits (bounded) for the end; the lines it wrote whole, nil if it did not end or say.
-    func wait(timeout: Double) -> Int? {
+    /// Waits (bounded, without holding a thread) for the end; the lines it wrote whole, nil
+    /// if it did not end or say.
+    func wait(timeout: Double) async -> Int? {
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        guard child.waitForExit(timeout: timeout) else {
+        let deadline = Date().addingTimeInterval(timeout)
+        while child.isRunning, Date() < deadline { try? await Task.sleep(nanoseconds: 100_000_000) }
+        guard !child.isRunning else {
             child.stop(grace: 1)
             return nil
         }
@@ -306,7 +331,7 @@ struct LoadGenerator {
     }
 
     /// Sends and waits: the lines sent.
-    static func send(port: UInt16, path: String, first: Int, count: Int, rate: Double) throws -> Int? {
-        try start(port: port, path: path, first: first, count: count, rate: rate).wait(timeout: Double(count) / rate + 30)
+    static func send(port: UInt16, path: String, first: Int, count: Int, rate: Double) async throws -> Int? {
+        try await start(port: port, path: path, first: first, count: count, rate: rate).wait(timeout: Double(count) / rate + 30)
     }
 }
