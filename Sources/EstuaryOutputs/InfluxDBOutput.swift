@@ -340,6 +340,9 @@ struct PendingRequest {
     var ordinals: [Int] = []
     /// When the request is done, the spool's records through this ordinal are delivered.
     var acknowledgeThrough: Int?
+    /// The spool could not take the request (larger than the whole spool, or a write error):
+    /// it stays in memory only; not offered again.
+    var spoolRefused = false
 
     init(batches: [LineProtocolBatch]) {
         self.batches = batches

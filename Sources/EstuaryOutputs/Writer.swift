@@ -156,7 +156,8 @@ final class Writer {
                           now: UInt64) -> (DiskStep?, UInt64?) {
         var due: UInt64?
         let front = spool.incoming
-        let memoryRequests = pending.first.map { $0.inSpool ? 0 : pending.count } ?? 0
+        // Requests held only in memory can go to the spool only before every unread record.
+        let memoryRequests = spool.hasUnread ? 0 : pending.first.map { $0.inSpool || $0.spoolRefused ? 0 : pending.count } ?? 0
         let spoolActive = spool.isReplaying || (pending.first?.inSpool ?? false)
         if now >= spool.unavailableUntil, front.batches > 0 || (memoryRequests > 0 && failing) {
             var spill = false
@@ -171,10 +172,9 @@ final class Writer {
                 spill = front.bytes > spool.spillThresholdBytes
             }
             if spill {
-                let requests = spool.hasUnread ? 0 : memoryRequests
                 let batches = spool.takeMemoryFront()
                 s.oldestWaitingSince = nil
-                return (.spill(requests: requests, front: batches), nil)
+                return (.spill(requests: memoryRequests, front: batches), nil)
             }
         } else if front.batches > 0, now < spool.unavailableUntil {
             due = spool.unavailableUntil
@@ -195,7 +195,11 @@ final class Writer {
             let result = spool.write(requests: pending.prefix(requestCount).map(\.batches), batches: front,
                                      recordLines: configuration.batchSize, recordBytes: configuration.batchBytes)
             for (index, ordinal) in result.requestOrdinals.enumerated() {
-                if let ordinal { pending[index].spooled(as: ordinal) }
+                if let ordinal {
+                    pending[index].spooled(as: ordinal)
+                } else {
+                    pending[index].spoolRefused = true
+                }
             }
             let now = MonotonicClock.now()
             let overflow: QueueOverflow = output.shared.withLock { s in

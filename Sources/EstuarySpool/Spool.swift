@@ -875,6 +875,8 @@ public final class Spool {
             try cursorFile.sync()
             dirtySince = nil
         } catch {
+            // Tried again one interval later, not at once.
+            if dirtySince != nil { dirtySince = MonotonicClock.now() }
             metrics?.errors.add()
             logger.warning("spool sync failed", metadata: ["error": "\(error)"])
         }
