@@ -28,6 +28,46 @@ public enum Zlib {
     public static func decompress(_ bytes: [UInt8], limit: Int = Int.max) throws(GzipError) -> [UInt8] {
         try Gzip.decompress(bytes, limit: limit)
     }
+
+    /// Decompresses one zlib stream that must inflate to exactly `length` bytes (the spool
+    /// records the length): one buffer, one `inflate` call.
+    public static func decompress(_ bytes: [UInt8], exactLength length: Int) throws(GzipError) -> [UInt8] {
+        guard !bytes.isEmpty else { throw .truncated }
+        guard length >= 0, length < Int(UInt32.max), bytes.count < Int(UInt32.max) else { throw .outputTooLarge(limit: length) }
+        var stream = z_stream()
+        let initCode = estuary_inflateInit2(&stream, zlibWindowBits)
+        guard initCode == Z_OK else { throw .initializationFailed(code: initCode) }
+        defer { inflateEnd(&stream) }
+        // One byte more than expected: a stream that goes on past `length` is caught.
+        var output = [UInt8](repeating: 0, count: length + 1)
+        let (code, produced, message): (Int32, Int, String) = bytes.withUnsafeBytes { input in
+            output.withUnsafeMutableBytes { out in
+                stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: Bytef.self))
+                stream.avail_in = uInt(input.count)
+                stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                stream.avail_out = uInt(out.count)
+                let code = inflate(&stream, Z_FINISH)
+                let message = stream.msg.map { String(cString: $0) } ?? ""
+                return (code, out.count - Int(stream.avail_out), message)
+            }
+        }
+        switch code {
+        case Z_STREAM_END:
+            guard produced == length else { throw .corruptData(code: code, message: "\(produced) bytes, not \(length)") }
+            output.removeLast()
+            return output
+        case Z_BUF_ERROR:
+            // Out of input before the end, or out of room: more than `length`.
+            if produced > length { throw .outputTooLarge(limit: length) }
+            throw .truncated
+        case Z_OK:
+            throw .outputTooLarge(limit: length)
+        case Z_MEM_ERROR:
+            throw .initializationFailed(code: code)
+        default:
+            throw .corruptData(code: code, message: message)
+        }
+    }
 }
 
 /// CRC-32 (the IEEE polynomial of gzip, PNG and Ethernet) through zlib's `crc32`, which uses

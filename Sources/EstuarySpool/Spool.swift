@@ -722,7 +722,7 @@ public final class Spool {
         guard header.flags & SpoolRecordHeader.compressedFlag != 0 else { return payload }
         let raw: [UInt8]
         do {
-            raw = try Zlib.decompress(payload, limit: header.rawLength)
+            raw = try Zlib.decompress(payload, exactLength: header.rawLength)
         } catch {
             throw RecordDamage(reason: "payload does not decompress: \(error)", bytes: bytes)
         }

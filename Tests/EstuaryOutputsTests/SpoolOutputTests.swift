@@ -344,3 +344,61 @@ struct PoisonBatchTests {
         #expect(output.metrics.retried.count == 0)
     }
 }
+
+extension SpoolOutputTests {
+    /// The cost of the spool: 200,000 lines enqueued while influxd is down (spilled), then
+    /// replayed into it after its restart. ESTUARY_OUTPUT_BENCH=1 to run.
+    @Test("spill and replay through a real influxd (ESTUARY_OUTPUT_BENCH=1)",
+          .enabled(if: ProcessInfo.processInfo.environment["ESTUARY_OUTPUT_BENCH"] != nil
+                   && FileManager.default.isExecutableFile(atPath: "/usr/bin/influxd")))
+    func spillAndReplayBench() throws {
+        let influx = try InfluxDBServer()
+        defer { influx.stop() }
+        try influx.createDatabase("estuary_test")
+        influx.halt()
+        var configuration = testConfiguration(url: influx.url)
+        configuration.batchSize = 5000
+        configuration.timeout = 30
+        configuration.flushInterval = 1
+        let out = try SpooledOutput(configuration, segmentBytes: 16 << 20)
+        defer { out.remove() }
+        let total = 200_000
+        var batches: [LineProtocolBatch] = []
+        for i in 0..<(total / 100) {
+            var text = ""
+            for j in 0..<100 {
+                let n = i * 100 + j
+                text += "bench,host=h\(n % 97),type=t\(n % 101) a=\(n),b=\(Double(n) / 3),c=\(n % 7)i,d=\(n * 2) \(1_700_000_000_000_000_000 + n)\n"
+            }
+            batches.append(LineProtocolBatch(bytes: Array(text.utf8), lines: 100, source: "bench"))
+        }
+        let bytes = batches.reduce(0) { $0 + $1.byteCount }
+        #expect(waitUntil(timeout: 5) { out.output.status.state == .down || out.output.status.state == .idle })
+        let start = Date()
+        var times: [Double] = []
+        for batch in batches {
+            let t = MonotonicClock.now()
+            out.output.enqueue(batch)
+            times.append(Double(MonotonicClock.now() - t) / 1e6)
+        }
+        times.sort()
+        let slowest = times.last ?? 0
+        let p99 = times[times.count * 99 / 100]
+        let enqueued = Date().timeIntervalSince(start)
+        #expect(waitUntil(timeout: 120) { out.spool.spooledLines.count == total })
+        let spilled = Date().timeIntervalSince(start)
+        let disk = out.spool.bytes.current
+        try influx.restart()
+        let replayStart = Date()
+        #expect(waitUntil(timeout: 300) { out.output.metrics.writtenLines.count == total })
+        let replayed = Date().timeIntervalSince(replayStart)
+        print("""
+            BENCH spool: \(total) lines (\(bytes) bytes) enqueued in \(String(format: "%.2f", enqueued)) s \
+            (enqueue p99 \(String(format: "%.3f", p99)) ms, slowest \(String(format: "%.2f", slowest)) ms), all on disk after \(String(format: "%.2f", spilled)) s \
+            = \(Int(Double(total) / spilled)) lines/s, \(disk) bytes on disk (\(String(format: "%.1f", Double(bytes) / Double(max(disk, 1))))x); \
+            replayed into influxd in \(String(format: "%.2f", replayed)) s = \(Int(Double(total) / replayed)) lines/s
+            """)
+        _ = out.output.shutdown(deadline: deadline(in: 5))
+        #expect(try influx.count("bench", field: "a", db: "estuary_test") == total)
+    }
+}

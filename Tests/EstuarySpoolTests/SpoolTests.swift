@@ -443,3 +443,54 @@ struct SpoolTests {
         #expect(throws: SpoolRecordHeader.Problem.newerVersion(9)) { try SpoolRecordHeader.decode(newer) }
     }
 }
+
+extension SpoolTests {
+    /// The spool alone: append and read back 1,000,000 lines. ESTUARY_OUTPUT_BENCH=1 to run.
+    @Test("append and read throughput (ESTUARY_OUTPUT_BENCH=1)",
+          .enabled(if: ProcessInfo.processInfo.environment["ESTUARY_OUTPUT_BENCH"] != nil))
+    func throughput() throws {
+        let f = Fixture()
+        defer { f.directory.remove() }
+        let spool = try f.open(f.options(segmentBytes: 16 << 20, fsync: .interval(1)))
+        var batches: [LineProtocolBatch] = []
+        for i in 0..<200 {
+            var text = ""
+            for j in 0..<5000 {
+                let n = i * 5000 + j
+                text += "bench,host=h\(n % 97),type=t\(n % 101) a=\(n),b=\(Double(n) / 3),c=\(n % 7)i,d=\(n * 2) \(1_700_000_000_000_000_000 + n)\n"
+            }
+            batches.append(LineProtocolBatch(bytes: Array(text.utf8), lines: 5000, source: "bench"))
+        }
+        let bytes = batches.reduce(0) { $0 + $1.byteCount }
+        var start = Date()
+        for batch in batches { _ = spool.append([batch], recordLines: 5000, recordBytes: 4 << 20) }
+        spool.sync()
+        let written = Date().timeIntervalSince(start)
+        let disk = spool.diskBytes
+        start = Date()
+        let read = f.drain(spool)
+        let readSeconds = Date().timeIntervalSince(start)
+        #expect(read.reduce(0) { $0 + $1.batch.lines } == 1_000_000)
+        print("""
+            BENCH spool alone: 1000000 lines (\(bytes) bytes): append + sync \(String(format: "%.2f", written)) s = \
+            \(Int(1e6 / written)) lines/s (\(String(format: "%.0f", Double(bytes) / written / 1e6)) MB/s of line protocol), \
+            \(disk) bytes on disk (\(String(format: "%.1f", Double(bytes) / Double(disk)))x); read back \
+            \(String(format: "%.2f", readSeconds)) s = \(Int(1e6 / readSeconds)) lines/s
+            """)
+    }
+}
+
+@Suite("zlib with an exact length")
+struct ZlibExactLengthTests {
+    @Test("round trip; a wrong length, a cut stream or garbage is an error")
+    func exactLength() throws {
+        let text = Array(String(repeating: "m,host=a value=1 1700000000000000000\n", count: 300).utf8)
+        let compressed = try Zlib.compress(text)
+        #expect(try Zlib.decompress(compressed, exactLength: text.count) == text)
+        #expect(throws: GzipError.self) { try Zlib.decompress(compressed, exactLength: text.count - 1) }
+        #expect(throws: GzipError.self) { try Zlib.decompress(compressed, exactLength: text.count + 1) }
+        #expect(throws: GzipError.self) { try Zlib.decompress(Array(compressed.prefix(compressed.count / 2)), exactLength: text.count) }
+        #expect(throws: GzipError.self) { try Zlib.decompress(Array("garbage, not zlib".utf8), exactLength: 10) }
+        #expect(try Zlib.decompress(try Zlib.compress([UInt8]()), exactLength: 0) == [])
+    }
+}
