@@ -31,6 +31,12 @@ struct EndToEndTests {
             Set(try influx.query("SHOW SERIES WHERE host = '\(host)'", db: "collectd").compactMap { $0["key"] as? String }
                 .map { $0.replacingOccurrences(of: "host=\(host)", with: "host=H") })
         }
+        // collectd spreads one interval over several datagrams: wait for the series looked at below.
+        let expectedSeries: Set = ["load_shortterm,host=H,type=load", "memory_value,host=H,type=memory,type_instance=used",
+                                   "interface_rx,host=H,instance=lo,type=if_octets", "uptime_value,host=H,type=uptime"]
+        _ = eventually(timeout: 30) {
+            try expectedSeries.isSubset(of: series(host: binaryHost)) && series(host: graphiteHost).count >= 8
+        }
         let viaBinary = try series(host: binaryHost), viaGraphite = try series(host: graphiteHost)
         #expect(viaBinary.contains("load_shortterm,host=H,type=load"))
         #expect(viaBinary.contains("memory_value,host=H,type=memory,type_instance=used"))
