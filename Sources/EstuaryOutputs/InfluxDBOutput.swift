@@ -184,7 +184,13 @@ public final class InfluxDBOutput: Sendable {
         let graceNanoseconds: UInt64 = 2_000_000_000
         let diskGraceNanoseconds: UInt64 = 300_000_000_000
         let (report, thread): (OutputShutdownReport, WriterThread?) = shared.withLockWaiting { s, waiter in
-            if let report = s.report { return (report, nil) }
+            // The writer may have ended already (woken by beginShutdown): it still has to be
+            // joined, once (the first caller takes the thread).
+            if let report = s.report {
+                let thread = s.finished ? s.thread : nil
+                s.thread = nil
+                return (report, thread)
+            }
             if !s.started {
                 // No writer: everything queued is unsent (or spilled).
                 let report = disposeWithoutWriter(s)
@@ -201,7 +207,11 @@ public final class InfluxDBOutput: Sendable {
                 if now >= diskLimit || (now >= limit && s.inRequest) { break }
                 waiter.wait(untilMonotonic: now < limit ? limit : min(diskLimit, now + 100_000_000))
             }
-            if let report = s.report { return (report, s.finished ? s.thread : nil) }
+            if let report = s.report {
+                let thread = s.finished ? s.thread : nil
+                s.thread = nil
+                return (report, thread)
+            }
             // The writer is stuck past the deadline (a request libcurl has not given up on):
             // report what is held now; the writer will not count it again.
             let report = disposeWithoutWriter(s)
@@ -210,10 +220,7 @@ public final class InfluxDBOutput: Sendable {
             s.thread = nil
             return (report, nil)
         }
-        if let thread {
-            thread.join()
-            shared.withLock { $0.thread = nil }
-        }
+        thread?.join()
         if report.unsentLines > 0 {
             logger.warning("shut down with data unsent",
                            metadata: ["output.unsent_batches": "\(report.unsentBatches)",
