@@ -50,16 +50,21 @@ let package = Package(
         .target(name: "EstuaryConfig", dependencies: ["EstuaryWire", "EstuarySNMP", .product(name: "TOMLKit", package: "TOMLKit")]),
         // gzip through zlib (request bodies, spool segments).
         .target(name: "EstuaryCompression", dependencies: ["CZlib"]),
-        // Outputs: InfluxDB over HTTP (libcurl) from a bounded queue, on a thread per output.
+        // The durable on-disk queue of an output: segment files of CRC-checked, zlib-compressed records.
+        .target(name: "EstuarySpool", dependencies: [
+            "EstuaryRuntime", "EstuaryCompression", .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Outputs: InfluxDB over HTTP (libcurl) from a bounded queue (memory, then the spool), on a thread per output.
         .target(name: "EstuaryOutputs", dependencies: [
-            "EstuaryRuntime", "EstuaryCompression", "CCurl", .product(name: "Logging", package: "swift-log"),
+            "EstuaryRuntime", "EstuaryCompression", "EstuarySpool", "CCurl", .product(name: "Logging", package: "swift-log"),
         ]),
         // Reading the files configuration points at (types.db, AuthFile).
         .target(name: "EstuaryFiles", dependencies: ["EstuaryWire"]),
         // The command line, as a library so tests can run commands in-process.
         .target(name: "EstuaryCLI", dependencies: [
             "EstuaryModel", "EstuaryWire", "EstuaryCrypto", "EstuaryFiles", "EstuaryConfig", "EstuaryIO", "EstuaryPipeline",
-            "EstuaryRuntime", "EstuaryOutputs", "EstuarySNMP", "EstuarySNMPPoller", .product(name: "Logging", package: "swift-log"),
+            "EstuaryRuntime", "EstuaryOutputs", "EstuarySpool", "EstuarySNMP", "EstuarySNMPPoller",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "estuary", dependencies: [
@@ -99,8 +104,11 @@ let package = Package(
         ]),
         .testTarget(name: "EstuaryIntegrationTests", dependencies: ["EstuaryTestSupport"]),
         .testTarget(name: "EstuaryOutputsTests", dependencies: [
-            "EstuaryOutputs", "EstuaryRuntime", "EstuaryCompression", "EstuaryTestSupport",
+            "EstuaryOutputs", "EstuaryRuntime", "EstuaryCompression", "EstuarySpool", "EstuaryTestSupport",
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "EstuarySpoolTests", dependencies: [
+            "EstuarySpool", "EstuaryRuntime", "EstuaryCompression", .product(name: "Logging", package: "swift-log"),
         ]),
     ]
 )

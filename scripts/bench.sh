@@ -67,6 +67,9 @@ url = "http://127.0.0.1:$sink_port"
 gzip = false
 create_database = false
 queue_size = "1GiB"
+# The benchmark measures the relay, not the disk: keep the backlog of an overload in memory,
+# as the figures in Docs/performance.md were measured (the spool is used past spool_memory).
+spool_memory = "1GiB"
 CONF
 $release/estuary run --config "$work/estuary.toml" 2>"$work/estuary.log" & estuary=$!; pids+=($estuary)
 sleep 1

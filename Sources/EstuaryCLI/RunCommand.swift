@@ -15,10 +15,11 @@ struct RunCommand: ParsableCommand {
         abstract: "Run the relay: collectd, graphite and SNMP in, InfluxDB out.",
         discussion: """
             Stops on SIGTERM or SIGINT: receivers first, then every output gets until shutdown_timeout \
-            to send what it holds. A second signal stops at once. SIGHUP re-reads the SNMP targets files \
-            (devices whose lines did not change keep polling undisturbed). Exit codes: 0 stopped with \
-            everything sent; 1 configuration or start error; 3 stopped with data left unsent (the log \
-            says how much).
+            to send what it holds and spills the rest to its spool, sent after the next start. A second \
+            signal stops at once. SIGHUP re-reads the SNMP inputs and their targets files (devices whose \
+            settings did not change keep polling undisturbed). Exit codes: 0 stopped with nothing lost \
+            (sent, or kept in the spool); 1 configuration or start error; 3 stopped with data lost (the \
+            log says how much).
             """)
 
     @Option(name: .customLong("config"), help: "The configuration file (see estuary sample-config).")
@@ -27,7 +28,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "Overrides the configuration's log_level.")
     var logLevel: String?
 
-    /// Exit code when data was left unsent at shutdown.
+    /// Exit code when data was lost at shutdown (neither sent nor spilled to a spool).
     static let unsentExitCode: Int32 = 3
 
     func run() throws {
@@ -57,7 +58,9 @@ struct RunCommand: ParsableCommand {
 
         let settings = try DaemonAssembly.settings(configuration)
         let metrics = SelfMetrics()
-        let outputs = configuration.influxDBOutputs.map { OutputAssembly.output($0, metrics: metrics, logger: logger) }
+        let outputs = configuration.influxDBOutputs.map {
+            OutputAssembly.output($0, dataDirectory: configuration.global.dataDirectory, metrics: metrics, logger: logger)
+        }
         for output in outputs { output.start() }
         let daemon = Daemon(settings: settings, outputs: outputs, metrics: metrics, logger: logger)
         var poller: SNMPPoller?
@@ -120,12 +123,27 @@ struct RunCommand: ParsableCommand {
         }
         stopping.wait()
         let report = daemon.stop()
+        for (name, output) in report.outputs where output.spilledLines > 0 || output.spoolLines > 0 {
+            logger.notice("""
+                stopped: spilled \(output.spilledLines) lines to the spool; \(output.spoolLines) lines wait there for the next start
+                """, metadata: [
+                "output.name": "\(name)", "spilled.lines": "\(output.spilledLines)",
+                "spilled.batches": "\(output.spilledBatches)", "spool.lines": "\(output.spoolLines)",
+            ])
+        }
         if report.unsentLines == 0 {
-            logger.info("stopped: everything received was handed to the outputs and sent")
+            if report.spilledLines == 0, report.spoolLines == 0 {
+                logger.info("stopped: everything received was handed to the outputs and sent")
+            } else {
+                logger.info("""
+                    stopped: nothing lost; \(report.spilledLines) lines spilled to the spool at shutdown, \
+                    \(report.spoolLines) lines in the spool, sent after the next start
+                    """)
+            }
             return
         }
         for (name, output) in report.outputs where output.unsentLines > 0 {
-            logger.error("stopped with data left unsent", metadata: [
+            logger.error("stopped with data left unsent: \(output.unsentLines) lines lost (neither sent nor spilled)", metadata: [
                 "output.name": "\(name)", "unsent.lines": "\(output.unsentLines)", "unsent.batches": "\(output.unsentBatches)",
             ])
         }

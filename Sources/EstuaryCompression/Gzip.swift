@@ -44,9 +44,14 @@ public enum Gzip {
 
     /// Like `compress`, but reports zlib's failures as a typed error.
     public static func compressChecked(_ bytes: UnsafeRawBufferPointer, level: Int32 = 1) throws(GzipError) -> [UInt8] {
+        try deflateAll(bytes, level: level, windowBits: gzipWindowBits)
+    }
+
+    /// One deflate stream over all of `bytes`, framed as `windowBits` says (gzip or zlib).
+    static func deflateAll(_ bytes: UnsafeRawBufferPointer, level: Int32, windowBits: Int32) throws(GzipError) -> [UInt8] {
         var stream = z_stream()
         let clampedLevel = min(max(level, 0), 9)
-        let initCode = estuary_deflateInit2(&stream, clampedLevel, gzipWindowBits, 8)
+        let initCode = estuary_deflateInit2(&stream, clampedLevel, windowBits, 8)
         guard initCode == Z_OK else { throw .initializationFailed(code: initCode) }
         defer { deflateEnd(&stream) }
 

@@ -37,9 +37,30 @@ public struct InfluxDBOutputSettings: Sendable, Hashable, CustomStringConvertibl
     public var retryInitial: Double
     /// `retry_max`, seconds.
     public var retryMax: Double
-    /// `queue_size`, bytes: what this output may hold while the server is slow or down, in
-    /// memory and in its spool together; past it the oldest batches are dropped and counted.
+    /// `queue_size`, bytes: the most line protocol this output holds in memory; past it the
+    /// oldest batches are dropped and counted. With a spool, the writer moves batches to disk
+    /// long before that; the bound is reached only when it cannot (a request hanging, the
+    /// spool failing).
     public var queueSize: Int
+    /// `spool`: keep what the server cannot take in an on-disk spool under
+    /// `<data_dir>/spool/<name>` (also what is left at shutdown), replayed in order.
+    public var spool: Bool
+    /// `spool_size`, bytes: the most the spool's files take on disk; past it the oldest
+    /// records are dropped and counted.
+    public var spoolSize: Int
+    /// `spool_max_age`, seconds: spooled lines received longer ago are dropped and counted;
+    /// 0 keeps them however old.
+    public var spoolMaxAge: Double
+    /// `spool_fsync`: when spool writes are synced to disk.
+    public var spoolFsync: SpoolFsyncPolicy
+    /// `spool_fsync_interval`, seconds: with `spool_fsync = "interval"`, the longest a spool
+    /// write waits to be synced.
+    public var spoolFsyncInterval: Double
+    /// `spool_segment_size`, bytes: the spool's segment files are this large.
+    public var spoolSegmentSize: Int
+    /// `spool_memory`, bytes: a healthy output keeps up to this much in memory before it
+    /// writes to the spool (while the server fails, batches go to disk within flush_interval).
+    public var spoolMemory: Int
     /// `create_database` (v1): on "database not found", create it and retry.
     public var createDatabase: Bool
     /// `insecure_skip_verify`: accept any TLS certificate (https only; for tests).
@@ -52,13 +73,23 @@ public struct InfluxDBOutputSettings: Sendable, Hashable, CustomStringConvertibl
     public static let timeoutRange = 0.1...600.0
     public static let retryRange = 0.001...86400.0
     public static let queueSizeRange = (1 << 20)...(1 << 40)
+    public static let spoolSizeRange = (1 << 20)...(1 << 50)
+    /// 0, or from a minute to ten years.
+    public static let spoolMaxAgeRange = 0.0...(3650.0 * 86400)
+    public static let spoolFsyncIntervalRange = 0.001...3600.0
+    public static let spoolSegmentSizeRange = (64 << 10)...(1 << 30)
+    public static let spoolMemoryRange = (64 << 10)...(1 << 40)
+    public static let defaultSpoolMemory = 16 << 20
 
     public init(name: String = "influxdb", url: String = InfluxDBOutputSettings.defaultURL, api: InfluxDBAPI = .v1,
                 database: String = "collectd", retentionPolicy: String? = nil, username: String? = nil,
                 password: String? = nil, org: String? = nil, bucket: String? = nil, token: String? = nil,
                 gzip: Bool = true, batchSize: Int = 5000, batchBytes: Int = 4 << 20, flushInterval: Double = 1,
                 timeout: Double = 10, retryInitial: Double = 0.5, retryMax: Double = 60, queueSize: Int = 256 << 20,
-                createDatabase: Bool = true, insecureSkipVerify: Bool = false) {
+                createDatabase: Bool = true, insecureSkipVerify: Bool = false, spool: Bool = true,
+                spoolSize: Int = 1 << 30, spoolMaxAge: Double = 72 * 3600, spoolFsync: SpoolFsyncPolicy = .interval,
+                spoolFsyncInterval: Double = 1, spoolSegmentSize: Int = 16 << 20,
+                spoolMemory: Int = InfluxDBOutputSettings.defaultSpoolMemory) {
         self.name = name
         self.url = url
         self.api = api
@@ -79,6 +110,13 @@ public struct InfluxDBOutputSettings: Sendable, Hashable, CustomStringConvertibl
         self.queueSize = queueSize
         self.createDatabase = createDatabase
         self.insecureSkipVerify = insecureSkipVerify
+        self.spool = spool
+        self.spoolSize = spoolSize
+        self.spoolMaxAge = spoolMaxAge
+        self.spoolFsync = spoolFsync
+        self.spoolFsyncInterval = spoolFsyncInterval
+        self.spoolSegmentSize = spoolSegmentSize
+        self.spoolMemory = spoolMemory
     }
 
     /// Name, API, URL and target, without secrets (safe to log).
@@ -95,6 +133,14 @@ public struct InfluxDBOutputSettings: Sendable, Hashable, CustomStringConvertibl
     public var debugDescription: String {
         description + (password != nil || token != nil ? " [credentials redacted]" : "")
     }
+}
+
+/// `spool_fsync`: when the spool's writes reach stable storage.
+public enum SpoolFsyncPolicy: String, Sendable, Hashable, CaseIterable {
+    /// `fdatasync` after every spill (each write to the spool).
+    case batch
+    /// `fdatasync` at most `spool_fsync_interval` after a write.
+    case interval
 }
 
 /// `api`: which InfluxDB write API the output speaks.
@@ -171,6 +217,32 @@ extension InfluxDBOutputSettings {
                          + "the queue holds whole batches")
         }
         output.insecureSkipVerify = reader.bool("insecure_skip_verify", default: output.insecureSkipVerify)
+
+        output.spool = reader.bool("spool", default: output.spool)
+        output.spoolSize = reader.size("spool_size", default: output.spoolSize, range: Self.spoolSizeRange)
+        output.spoolMaxAge = reader.duration("spool_max_age", default: output.spoolMaxAge, range: Self.spoolMaxAgeRange)
+        if output.spoolMaxAge > 0, output.spoolMaxAge < 60 {
+            reader.error("spool_max_age", "must be at least 1m, or \"0s\" to keep spooled data however old")
+        }
+        output.spoolFsync = reader.choice("spool_fsync", default: output.spoolFsync)
+        output.spoolFsyncInterval = reader.duration("spool_fsync_interval", default: output.spoolFsyncInterval,
+                                                    range: Self.spoolFsyncIntervalRange)
+        output.spoolSegmentSize = reader.size("spool_segment_size", default: output.spoolSegmentSize,
+                                              range: Self.spoolSegmentSizeRange)
+        if output.spoolSegmentSize * 2 > output.spoolSize {
+            reader.error(reader.contains("spool_segment_size") ? "spool_segment_size" : "spool_size",
+                         "spool_segment_size (\(SizeSyntax.format(output.spoolSegmentSize))) must be at most half of "
+                         + "spool_size (\(SizeSyntax.format(output.spoolSize))): the spool frees space a segment at a time")
+        }
+        if reader.contains("spool_memory") {
+            output.spoolMemory = reader.size("spool_memory", default: output.spoolMemory, range: Self.spoolMemoryRange)
+            if output.spoolMemory > output.queueSize {
+                reader.error("spool_memory", "must not be more than queue_size (\(SizeSyntax.format(output.queueSize))): "
+                             + "it is the part of the memory queue kept before spilling")
+            }
+        } else {
+            output.spoolMemory = min(Self.defaultSpoolMemory, output.queueSize / 2)
+        }
         reader.finish()
         self = output
     }

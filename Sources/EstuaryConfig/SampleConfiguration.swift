@@ -268,9 +268,29 @@ data_dir = "./data"
   # retry_initial = "500ms"
   # retry_max = "60s"
 
-  ## What this output may hold while the server is slow or down, in memory and in its
-  ## spool together; beyond that the oldest batches are dropped and counted.
+  ## The most line protocol this output holds in memory; beyond it the oldest batches
+  ## are dropped and counted. With the spool on, batches go to disk long before that.
   # queue_size = "256MiB"
+
+  ## The spool: what the server cannot take (down, 5xx, throttling) goes to segment
+  ## files under <data_dir>/spool/<name>, and so does what is left at shutdown; it is
+  ## sent, oldest first, when the server answers again, also after a restart.
+  # spool = true
+  ## The most the spool takes on disk (compressed); beyond it the oldest data is dropped
+  ## and counted.
+  # spool_size = "1GiB"
+  ## Spooled data received longer ago than this is dropped and counted; "0s" keeps it.
+  # spool_max_age = "72h"
+  ## When spool writes are synced to disk: "batch" (every write) or "interval" (at most
+  ## spool_fsync_interval later). A killed process loses nothing written either way; a
+  ## power failure loses at most the interval.
+  # spool_fsync = "interval"
+  # spool_fsync_interval = "1s"
+  ## Segment files are this large; at most half of spool_size.
+  # spool_segment_size = "16MiB"
+  ## A healthy output keeps up to this much in memory before it writes to the spool
+  ## (default 16MiB, or half of queue_size when that is less).
+  # spool_memory = "16MiB"
 
   ## https only: accept any certificate. For tests; never in production.
   # insecure_skip_verify = false

@@ -16,6 +16,19 @@ public struct QueueOverflow: Sendable, Equatable {
     public var isEmpty: Bool { batches == 0 }
 }
 
+/// How much a queue, or a part of it, holds.
+public struct QueueLevel: Sendable, Equatable {
+    public var batches: Int
+    public var lines: Int
+    public var bytes: Int
+
+    public init(batches: Int = 0, lines: Int = 0, bytes: Int = 0) {
+        self.batches = batches
+        self.lines = lines
+        self.bytes = bytes
+    }
+}
+
 /// The batches an output holds until the server takes them, oldest first, bounded by bytes.
 ///
 /// The output's writer takes from the front (`peekFront` to see whether the next batch still
@@ -24,7 +37,8 @@ public struct QueueOverflow: Sendable, Equatable {
 /// (`dropped_lines{reason=queue_full}`). A batch larger than the whole bound is itself dropped.
 ///
 /// Implementations are not thread-safe: the output calls them under its own lock. The
-/// in-memory queue is `MemoryBatchQueue`; a durable spool on disk can replace it.
+/// in-memory queue is `MemoryBatchQueue`; `SpoolingBatchQueue` puts a durable spool on disk
+/// behind a memory front.
 public protocol BatchQueue: AnyObject {
     /// Batches waiting.
     var count: Int { get }
@@ -41,6 +55,17 @@ public protocol BatchQueue: AnyObject {
     func peekFront() -> LineProtocolBatch?
     /// Removes and returns the oldest batch.
     func popFront() -> LineProtocolBatch?
+    /// What arrived in memory and was not written anywhere yet; `enqueue` wakes the writer on
+    /// it. All of the queue unless part of it is on disk.
+    var incoming: QueueLevel { get }
+    /// What the writer can take from the front now, without disk I/O. All of the queue unless
+    /// part of it is on disk.
+    var ready: QueueLevel { get }
+}
+
+extension BatchQueue {
+    public var incoming: QueueLevel { QueueLevel(batches: count, lines: lines, bytes: bytes) }
+    public var ready: QueueLevel { QueueLevel(batches: count, lines: lines, bytes: bytes) }
 }
 
 /// A `BatchQueue` in memory: a ring buffer of batch references (the bytes are shared with the
@@ -95,6 +120,26 @@ public final class MemoryBatchQueue: BatchQueue {
         bytes -= batch.byteCount
         if count == 0 { head = 0 }
         return batch
+    }
+
+    /// Puts batches taken from the front back at the front, in their order (after a spool
+    /// write failed). Passing the bound drops the oldest, as `push` does.
+    func pushFront(_ batches: [LineProtocolBatch]) -> QueueOverflow {
+        for batch in batches.reversed() {
+            if count == ring.count { grow() }
+            head = (head - 1 + ring.count) % ring.count
+            ring[head] = batch
+            count += 1
+            lines += batch.lines
+            bytes += batch.byteCount
+        }
+        var overflow = QueueOverflow()
+        while bytes > limitBytes, let oldest = popFront() {
+            overflow.batches += 1
+            overflow.lines += oldest.lines
+            overflow.bytes += oldest.byteCount
+        }
+        return overflow
     }
 
     private func grow() {

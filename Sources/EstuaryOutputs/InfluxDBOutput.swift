@@ -1,5 +1,6 @@
 import EstuaryCompression
 import EstuaryRuntime
+import EstuarySpool
 import Logging
 
 /// Writes line-protocol batches to one InfluxDB server over HTTP (v1 `/write` or v2
@@ -7,7 +8,9 @@ import Logging
 ///
 /// Receivers and the pipeline call `enqueue`, which never blocks on I/O: it appends the batch
 /// to the queue (dropping the oldest batches, counted, when the queue is over its byte bound)
-/// and wakes the writer when a request's worth is waiting. The writer thread owns one libcurl
+/// and wakes the writer when a request's worth is waiting. With a `SpoolingBatchQueue` the
+/// writer also moves batches between memory and the spool on disk, on its own thread (see
+/// that type). The writer thread owns one libcurl
 /// handle (keep-alive), takes queued batches into requests of at most `batchSize` lines and
 /// `batchBytes` bytes (whole batches; a batch is only cut on a 413), sends a partial request
 /// at least every `flushInterval`, gzips the body, and acts on each answer as
@@ -23,6 +26,8 @@ public final class InfluxDBOutput: Sendable {
     let endpoint: InfluxEndpoint
     let policy: RetryPolicy
     let shared: ConditionLock<SharedState>
+    /// The queue, when it has a spool on disk.
+    let spooling: SpoolingBatchQueue?
 
     /// What the writer thread and the callers share, under `shared`'s mutex.
     final class SharedState {
@@ -33,8 +38,12 @@ public final class InfluxDBOutput: Sendable {
         var heldBatches = 0
         var heldLines = 0
         var heldBytes = 0
-        /// The writer sleeps waiting for batches (not for a retry): enqueue must wake it.
-        var writerIdle = false
+        /// The writer sleeps and new batches may give it work: enqueue must wake it.
+        var writerSleeping = false
+        /// The writer is in an HTTP request, holding `inFlight` (its requests' batches, and
+        /// whether they are in the spool already): what shutdown spills if that request hangs.
+        var inRequest = false
+        var inFlight: [(batches: [LineProtocolBatch], inSpool: Bool)] = []
         var started = false
         var stopping = false
         var deadline: UInt64 = .max
@@ -69,6 +78,7 @@ public final class InfluxDBOutput: Sendable {
         endpoint = InfluxEndpoint(configuration: configuration)
         policy = RetryPolicy(initial: configuration.retryInitial, maximum: configuration.retryMax)
         shared = ConditionLock(SharedState(queue: queue))
+        spooling = queue as? SpoolingBatchQueue
     }
 
     /// Starts the writer thread. Calling it again, or after `shutdown`, does nothing.
@@ -115,7 +125,7 @@ public final class InfluxDBOutput: Sendable {
                 if s.enqueueLog.admit("enqueue_after_shutdown", now: now) != nil { logShutdown = batch.lines }
                 return false
             }
-            let wasEmpty = s.queue.count == 0
+            let wasEmpty = s.queue.incoming.batches == 0
             let overflow = s.queue.push(batch)
             if !overflow.isEmpty {
                 metrics.droppedQueueFull.add(overflow.lines)
@@ -123,13 +133,16 @@ public final class InfluxDBOutput: Sendable {
                     logQueueFull = (overflow.lines, suppressed)
                 }
             }
-            if s.queue.count == 0 {
+            let incoming = s.queue.incoming
+            if incoming.batches == 0 {
                 s.oldestWaitingSince = nil
             } else if wasEmpty || s.oldestWaitingSince == nil {
                 s.oldestWaitingSince = now
             }
             publishDepth(s)
-            return s.writerIdle && (wasEmpty || s.queue.lines >= configuration.batchSize || s.queue.bytes >= configuration.batchBytes)
+            guard s.writerSleeping else { return false }
+            return wasEmpty || incoming.lines >= configuration.batchSize || incoming.bytes >= configuration.batchBytes
+                || (spooling.map { incoming.bytes > $0.spillThresholdBytes } ?? false)
         }
         if wake { shared.signal() }
         if let (lines, suppressed) = logQueueFull {
@@ -143,55 +156,82 @@ public final class InfluxDBOutput: Sendable {
         }
     }
 
+    /// Stops taking batches and tells the writer to send what it holds until `deadline`
+    /// (MonotonicClock ns), without waiting: `shutdown` then waits. Lets a daemon stop all
+    /// its outputs at once, so one output's dead server does not eat the others' time.
+    public func beginShutdown(deadline: UInt64) {
+        shared.withLock { s in
+            guard !s.stopping else { return }
+            s.stopping = true
+            s.deadline = deadline
+            if s.started { s.state = .stopping }
+        }
+        shared.broadcast()
+    }
+
     /// Stops taking batches, keeps sending what is held until `deadline` (MonotonicClock ns),
     /// then stops the writer thread. Blocks until the writer has ended or shortly after the
-    /// deadline. What could not be sent is counted (`dropped_lines{reason=shutdown}`) and
-    /// returned. Calling it again returns the same report.
+    /// deadline. With a spool, what was not sent is spilled to it (and sent after the next
+    /// start); what could be neither sent nor spilled is counted
+    /// (`dropped_lines{reason=shutdown}`). Calling it again returns the same report.
+    ///
+    /// The writer gets 2 s past the deadline to end. Disk work (the final spill) is waited for
+    /// (up to 5 minutes: a hung disk); an HTTP request that libcurl has not given up on is not:
+    /// then what is held is reported from here — spilled when the spool can take it (the stuck
+    /// request included, so it may be sent twice, which InfluxDB stores once).
     public func shutdown(deadline: UInt64) -> OutputShutdownReport {
+        beginShutdown(deadline: deadline)
         let graceNanoseconds: UInt64 = 2_000_000_000
+        let diskGraceNanoseconds: UInt64 = 300_000_000_000
         let (report, thread): (OutputShutdownReport, WriterThread?) = shared.withLockWaiting { s, waiter in
-            if let report = s.report { return (report, nil) }
-            if !s.stopping {
-                s.stopping = true
-                s.deadline = deadline
-                if s.started { s.state = .stopping }
+            // The writer may have ended already (woken by beginShutdown): it still has to be
+            // joined, once (the first caller takes the thread).
+            if let report = s.report {
+                let thread = s.finished ? s.thread : nil
+                s.thread = nil
+                return (report, thread)
             }
             if !s.started {
-                // No writer: everything queued is unsent.
-                let report = takeEverythingUnsent(s, pending: [])
-                s.report = report
+                // No writer: everything queued is unsent (or spilled).
+                let report = disposeWithoutWriter(s)
                 s.finished = true
                 s.state = .stopped
                 publishDepth(s)
                 return (report, nil)
             }
-            shared.broadcast()
-            let limit = (deadline > UInt64.max - graceNanoseconds) ? UInt64.max : max(deadline, MonotonicClock.now()) + graceNanoseconds
-            while !s.finished, MonotonicClock.now() < limit {
-                waiter.wait(untilMonotonic: limit)
+            let base = max(deadline, MonotonicClock.now())
+            let limit = base > UInt64.max - diskGraceNanoseconds ? UInt64.max : base + graceNanoseconds
+            let diskLimit = base > UInt64.max - diskGraceNanoseconds ? UInt64.max : base + diskGraceNanoseconds
+            while !s.finished {
+                let now = MonotonicClock.now()
+                if now >= diskLimit || (now >= limit && s.inRequest) { break }
+                waiter.wait(untilMonotonic: now < limit ? limit : min(diskLimit, now + 100_000_000))
             }
-            if let report = s.report { return (report, s.finished ? s.thread : nil) }
+            if let report = s.report {
+                let thread = s.finished ? s.thread : nil
+                s.thread = nil
+                return (report, thread)
+            }
             // The writer is stuck past the deadline (a request libcurl has not given up on):
             // report what is held now; the writer will not count it again.
-            let report = takeEverythingUnsent(s, pending: [])
-            s.report = OutputShutdownReport(unsentBatches: report.unsentBatches + s.heldBatches,
-                                            unsentLines: report.unsentLines + s.heldLines,
-                                            unsentBytes: report.unsentBytes + s.heldBytes)
-            metrics.droppedShutdown.add(s.heldLines)
+            let report = disposeWithoutWriter(s)
             // Never joined: let the thread end on its own when libcurl returns.
             s.thread?.detach()
             s.thread = nil
-            return (s.report ?? report, nil)
+            return (report, nil)
         }
-        if let thread {
-            thread.join()
-            shared.withLock { $0.thread = nil }
-        }
+        thread?.join()
         if report.unsentLines > 0 {
             logger.warning("shut down with data unsent",
                            metadata: ["output.unsent_batches": "\(report.unsentBatches)",
                                       "output.unsent_lines": "\(report.unsentLines)",
                                       "output.unsent_bytes": "\(report.unsentBytes)"])
+        }
+        if report.spilledLines > 0 || report.spoolLines > 0 {
+            logger.notice("shut down: the rest is in the spool and is sent after the next start",
+                          metadata: ["output.spilled_lines": "\(report.spilledLines)",
+                                     "output.spilled_batches": "\(report.spilledBatches)",
+                                     "spool.lines": "\(report.spoolLines)", "spool.directory": .string(spooling?.directory ?? "")])
         }
         return report
     }
@@ -208,6 +248,63 @@ public final class InfluxDBOutput: Sendable {
                          lastErrorAt: s.lastErrorAt,
                          consecutiveFailures: s.consecutiveFailures)
         }
+    }
+
+    /// Shutdown without the writer (never started, or stuck in a request), with the lock held:
+    /// the memory front and what the writer held are spilled when there is an open spool, the
+    /// rest is unsent. Sets `s.report`. Disk I/O under the output's lock is acceptable here:
+    /// nothing but late batches (dropped anyway) waits for it.
+    func disposeWithoutWriter(_ s: SharedState) -> OutputShutdownReport {
+        var report: OutputShutdownReport
+        if let spooling, !spooling.isClosed {
+            var leftovers: [LineProtocolBatch] = []
+            for held in s.inFlight where !held.inSpool { leftovers += held.batches }
+            leftovers += spooling.takeMemoryFront()
+            report = spillLeftovers(leftovers, into: spooling)
+            spooling.markClosed()
+            s.oldestWaitingSince = nil
+        } else {
+            var pending: [PendingRequest] = []
+            for held in s.inFlight where !held.inSpool { pending.append(PendingRequest(batches: held.batches)) }
+            report = takeEverythingUnsent(s, pending: pending)
+        }
+        s.heldBatches = 0
+        s.heldLines = 0
+        s.heldBytes = 0
+        s.inFlight = []
+        s.report = report
+        return report
+    }
+
+    /// Writes the batches left at shutdown to the spool (as unread records, sent after the next
+    /// start), closes it, and reports what was spilled and what could not be (counted as
+    /// dropped at shutdown). Any thread; takes only the spool's lock.
+    func spillLeftovers(_ leftovers: [LineProtocolBatch], into spooling: SpoolingBatchQueue) -> OutputShutdownReport {
+        var report = OutputShutdownReport()
+        if !leftovers.isEmpty {
+            let result = spooling.write(requests: [], batches: leftovers, recordLines: configuration.batchSize,
+                                        recordBytes: configuration.batchBytes)
+            _ = spooling.finishSpill(result, now: MonotonicClock.now())  // nothing goes back: the queue is done
+            report.spilledBatches = result.spilledBatches
+            report.spilledLines = result.spilledLines
+            report.spilledBytes = leftovers.reduce(0) { $0 + $1.byteCount }
+            for batch in result.notWritten {
+                report.unsentBatches += 1
+                report.unsentLines += batch.lines
+                report.unsentBytes += batch.byteCount
+            }
+            report.spilledBytes -= report.unsentBytes
+            metrics.droppedShutdown.add(report.unsentLines)
+            // Lines the full spool dropped to take these (counted as spool_full) are lost too.
+            report.unsentLines += result.loss.fullLines
+            if let error = result.error {
+                logger.error("could not spill to the spool at shutdown: the rest is lost",
+                             metadata: ["error": "\(error)", "output.unsent_lines": "\(report.unsentLines)"])
+            }
+        }
+        let held = spooling.close()
+        report.spoolLines = held.lines
+        return report
     }
 
     /// Empties the queue and the given pending requests into a report, counting them as
@@ -243,6 +340,16 @@ struct PendingRequest {
     var lines: Int
     var bytes: Int
     var body: [UInt8]?
+    /// The request's batches are in the spool (read back from it, or written there while the
+    /// request waited): a restart sends them again until the request is done.
+    var inSpool = false
+    /// For batches read back from the spool, their record ordinals (parallel to `batches`).
+    var ordinals: [Int] = []
+    /// When the request is done, the spool's records through this ordinal are delivered.
+    var acknowledgeThrough: Int?
+    /// The spool could not take the request (larger than the whole spool, or a write error):
+    /// it stays in memory only; not offered again.
+    var spoolRefused = false
 
     init(batches: [LineProtocolBatch]) {
         self.batches = batches
@@ -250,14 +357,42 @@ struct PendingRequest {
         bytes = batches.reduce(0) { $0 + $1.byteCount }
     }
 
+    /// The request's batches were written to the spool as the record `ordinal`.
+    mutating func spooled(as ordinal: Int) {
+        inSpool = true
+        ordinals = Array(repeating: ordinal, count: batches.count)
+        acknowledgeThrough = ordinal
+    }
+
     /// The request cut in two halves (by batches, else one batch by lines), nil for one line.
+    /// A half acknowledges only spool records that lie wholly in it and before the other half:
+    /// a record is delivered when its last part is.
     func halves() -> (PendingRequest, PendingRequest)? {
+        var first: PendingRequest
+        var second: PendingRequest
         if batches.count >= 2 {
             let middle = batches.count / 2
-            return (PendingRequest(batches: Array(batches[..<middle])), PendingRequest(batches: Array(batches[middle...])))
+            first = PendingRequest(batches: Array(batches[..<middle]))
+            second = PendingRequest(batches: Array(batches[middle...]))
+            if ordinals.count == batches.count {
+                first.ordinals = Array(ordinals[..<middle])
+                second.ordinals = Array(ordinals[middle...])
+            }
+        } else {
+            guard let only = batches.first, let (a, b) = PendingRequest.split(only) else { return nil }
+            first = PendingRequest(batches: [a])
+            second = PendingRequest(batches: [b])
+            first.ordinals = ordinals
+            second.ordinals = ordinals
         }
-        guard let only = batches.first, let (first, second) = PendingRequest.split(only) else { return nil }
-        return (PendingRequest(batches: [first]), PendingRequest(batches: [second]))
+        if inSpool {
+            first.inSpool = true
+            second.inSpool = true
+            let secondStart = second.ordinals.first ?? Int.max
+            first.acknowledgeThrough = first.ordinals.last(where: { $0 < secondStart })
+            second.acknowledgeThrough = acknowledgeThrough
+        }
+        return (first, second)
     }
 
     /// Cuts a batch at the line boundary nearest its middle; nil when it has one line.

@@ -16,11 +16,12 @@ public enum RejectionReason: String, Sendable, CaseIterable {
 public enum InfluxWriteOutcome: Equatable, Sendable {
     /// 2xx: every line was stored.
     case accepted
-    /// 400 `partial write`: the good lines were stored. Never resend; `rejectedLines` were
+    /// 400 (or 422, or a 5xx) `partial write`: the good lines were stored. Never resend; `rejectedLines` were
     /// not stored (`dropped=N` plus every unparsable line quoted in the message; at least 1).
     case partialWrite(rejectedLines: Int, message: String)
-    /// Nothing was stored and resending cannot help (400, `retention policy not found`):
-    /// every line of the request is dropped, counted under `reason`.
+    /// Nothing was stored and resending cannot help (400, 422, `retention policy not found`):
+    /// every line of the request is dropped, counted under `reason`. (The writer first cuts a
+    /// request of several batches rejected with `badRequest` into halves, to keep the good ones.)
     case rejected(reason: RejectionReason, message: String)
     /// 401/403: keep the data, retry slowly, alert.
     case unauthorized(status: Int, message: String)
@@ -85,8 +86,10 @@ public enum InfluxWriteOutcome: Equatable, Sendable {
         switch status {
         case 200..<300:
             return .accepted
-        case 400:
-            if lower.hasPrefix("partial write") {
+        case 400, 422:
+            // 422 is InfluxDB 2.x's answer for points it refuses for their content (beyond the
+            // retention period: "failure writing points to database: partial write: …").
+            if lower.contains("partial write") {
                 return .partialWrite(rejectedLines: partialWriteRejectedLines(message, lines: lines), message: message)
             }
             if lower.contains("retention policy not found") {
@@ -110,7 +113,7 @@ public enum InfluxWriteOutcome: Equatable, Sendable {
             }
             // Some versions answer a partial write with a 5xx; the good lines were stored all
             // the same, and resending would loop forever on the bad ones.
-            if lower.hasPrefix("partial write") {
+            if lower.contains("partial write") {
                 return .partialWrite(rejectedLines: partialWriteRejectedLines(message, lines: lines), message: message)
             }
             if status == 503 {

@@ -58,16 +58,28 @@ public struct OutputStatus: Sendable, Equatable {
     }
 }
 
-/// What `shutdown` could not send before its deadline (counted as
-/// `dropped_lines{reason=shutdown}`; a durable spool will keep it instead).
+/// What `shutdown` could not send before its deadline: spilled to the spool (sent after the
+/// next start), or lost (`unsent…`, counted as `dropped_lines{reason=shutdown}`).
 public struct OutputShutdownReport: Sendable, Equatable {
+    /// Neither sent nor spilled: lost.
     public var unsentBatches: Int
     public var unsentLines: Int
     public var unsentBytes: Int
+    /// Written to the spool at shutdown.
+    public var spilledBatches: Int
+    public var spilledLines: Int
+    public var spilledBytes: Int
+    /// Lines in the spool when it was closed (spilled at shutdown or before), for the next start.
+    public var spoolLines: Int
 
-    public init(unsentBatches: Int = 0, unsentLines: Int = 0, unsentBytes: Int = 0) {
+    public init(unsentBatches: Int = 0, unsentLines: Int = 0, unsentBytes: Int = 0, spilledBatches: Int = 0,
+                spilledLines: Int = 0, spilledBytes: Int = 0, spoolLines: Int = 0) {
         self.unsentBatches = unsentBatches
         self.unsentLines = unsentLines
         self.unsentBytes = unsentBytes
+        self.spilledBatches = spilledBatches
+        self.spilledLines = spilledLines
+        self.spilledBytes = spilledBytes
+        self.spoolLines = spoolLines
     }
 }

@@ -1,9 +1,12 @@
 import EstuaryCompression
 import EstuaryRuntime
+import EstuarySpool
 import Logging
 
 /// The writer thread of one output: takes requests from the queue, sends them with its own
-/// libcurl handle, and acts on each answer. Lives on that thread only.
+/// libcurl handle, and acts on each answer. With a spool it also does the disk work between
+/// requests (spill, read back, sync, acknowledge), outside the output's lock. Lives on that
+/// thread only.
 final class Writer {
     private let output: InfluxDBOutput
     private let configuration: InfluxDBOutputConfiguration
@@ -13,6 +16,7 @@ final class Writer {
     private let writeURL: String
     private let writeHeaders: [String]
     private let flushNanoseconds: UInt64
+    private let spooling: SpoolingBatchQueue?
 
     /// Requests taken from the queue, oldest first (the halves of a split go to the front).
     private var pending: [PendingRequest] = []
@@ -36,6 +40,7 @@ final class Writer {
         writeURL = output.endpoint.writeURL
         writeHeaders = output.endpoint.writeHeaders(gzip: output.configuration.gzip)
         flushNanoseconds = Self.nanoseconds(output.configuration.flushInterval)
+        spooling = output.spooling
         do {
             client = try CurlHTTPClient(insecureSkipVerify: output.configuration.insecureSkipVerify)
         } catch {
@@ -50,22 +55,39 @@ final class Writer {
 
     private enum Decision {
         case send(deadline: UInt64?)
+        case disk(DiskStep)
         case exit
     }
+
+    /// Disk work, decided under the output's lock and done outside it.
+    private enum DiskStep {
+        /// Write the first `requests` pending requests (as outstanding records) and then the
+        /// memory front (already taken out of the queue).
+        case spill(requests: Int, front: [LineProtocolBatch])
+        /// Read about one request's worth back from the spool.
+        case read
+        /// Interval sync, expiry.
+        case maintain
+    }
+
+    /// A request failed since the last success: the server is down, throttling or refusing.
+    private var failing: Bool { failuresSinceSuccess > 0 }
 
     func run() {
         if client == nil {
             logger.critical("libcurl could not make a handle; every request will fail and be retried")
         }
-        while true {
-            let decision = decide()
-            guard case .send(let deadline) = decision else { break }
-            send(deadline: deadline)
+        loop: while true {
+            switch decide() {
+            case .send(let deadline): send(deadline: deadline)
+            case .disk(let step): perform(step)
+            case .exit: break loop
+            }
         }
         finish()
     }
 
-    /// Sleeps until there is something to send (a due request or a retry), or the end.
+    /// Sleeps until there is something to do (a due request, a retry, disk work), or the end.
     private func decide() -> Decision {
         output.shared.withLockWaiting { s, waiter in
             while true {
@@ -80,48 +102,170 @@ final class Writer {
                     if now >= s.deadline { return .exit }
                 }
                 let deadline: UInt64? = s.stopping ? s.deadline : nil
+                var wake: UInt64? = deadline
+                func wakeBy(_ time: UInt64?) {
+                    guard let time else { return }
+                    wake = min(wake ?? time, time)
+                }
+                let spool = spooling.flatMap { $0.isClosed ? nil : $0 }
+                if let spool {
+                    let (step, due) = diskStep(s, spool, now: now)
+                    if let step { return .disk(step) }
+                    wakeBy(due)
+                }
+                let replaying = spool?.isReplaying ?? false
                 if pending.isEmpty {
-                    if s.stopping, s.queue.count == 0 { return .exit }
-                    if s.queue.count > 0 {
-                        let due = s.oldestWaitingSince.map { now >= $0 &+ flushNanoseconds } ?? true
-                        if s.stopping || due || s.queue.lines >= configuration.batchSize || s.queue.bytes >= configuration.batchBytes {
-                            takeRequest(s)
+                    let ready = s.queue.ready
+                    if s.stopping {
+                        // With a spool, what is on disk stays there for the next start.
+                        if spool != nil ? (ready.batches == 0 || replaying) : s.queue.count == 0 { return .exit }
+                    }
+                    if ready.batches > 0 {
+                        let due = replaying || (s.oldestWaitingSince.map { now >= $0 &+ flushNanoseconds } ?? true)
+                        if s.stopping || due || ready.lines >= configuration.batchSize || ready.bytes >= configuration.batchBytes {
+                            takeRequest(s, replaying: replaying)
                             return .send(deadline: deadline)
                         }
+                        wakeBy(s.oldestWaitingSince.map { $0 &+ flushNanoseconds })
                     }
-                    var wake = s.oldestWaitingSince.map { $0 &+ flushNanoseconds }
-                    if s.stopping { wake = min(wake ?? s.deadline, s.deadline) }
-                    s.writerIdle = true
+                    s.writerSleeping = true
                     waiter.wait(untilMonotonic: wake)
-                    s.writerIdle = false
+                    s.writerSleeping = false
                 } else {
+                    // A request already in the spool waits there for the next start.
+                    if s.stopping, spool != nil, pending[0].inSpool { return .exit }
                     if now >= nextAttemptAt { return .send(deadline: deadline) }
-                    waiter.wait(untilMonotonic: s.stopping ? min(nextAttemptAt, s.deadline) : nextAttemptAt)
+                    wakeBy(nextAttemptAt)
+                    // With a spool, new batches may have to be spilled before the retry.
+                    s.writerSleeping = spool != nil
+                    waiter.wait(untilMonotonic: wake)
+                    s.writerSleeping = false
                 }
             }
         }
     }
 
+    /// The disk work due now, if any, else when some will be due. Called with the lock held.
+    ///
+    /// Spill: while requests fail or the spool holds data, the memory front goes to disk once
+    /// it holds a request's worth or its oldest batch has waited `flush_interval` (at shutdown:
+    /// at once); a healthy output with an empty spool spills only past the threshold. Pending
+    /// requests still only in memory go first when nothing is unread on disk, as outstanding
+    /// records: from then on every request comes from the spool until it is empty.
+    private func diskStep(_ s: InfluxDBOutput.SharedState, _ spool: SpoolingBatchQueue,
+                          now: UInt64) -> (DiskStep?, UInt64?) {
+        var due: UInt64?
+        let front = spool.incoming
+        // Requests held only in memory can go to the spool only before every unread record.
+        let memoryRequests = spool.hasUnread ? 0 : pending.first.map { $0.inSpool || $0.spoolRefused ? 0 : pending.count } ?? 0
+        let spoolActive = spool.isReplaying || (pending.first?.inSpool ?? false)
+        if now >= spool.unavailableUntil, front.batches > 0 || (memoryRequests > 0 && failing) {
+            var spill = false
+            if s.stopping {
+                spill = failing || spoolActive
+            } else if failing || spoolActive {
+                let oldestDue = s.oldestWaitingSince.map { $0 &+ flushNanoseconds }
+                spill = front.lines >= configuration.batchSize || front.bytes >= configuration.batchBytes
+                    || (oldestDue.map { now >= $0 } ?? false) || (front.batches == 0 && memoryRequests > 0)
+                if !spill { due = oldestDue }
+            } else {
+                spill = front.bytes > spool.spillThresholdBytes
+            }
+            if spill {
+                let batches = spool.takeMemoryFront()
+                s.oldestWaitingSince = nil
+                return (.spill(requests: memoryRequests, front: batches), nil)
+            }
+        } else if front.batches > 0, now < spool.unavailableUntil {
+            due = spool.unavailableUntil
+        }
+        if let maintenance = spool.maintenanceDue {
+            if now >= maintenance { return (.maintain, nil) }
+            due = min(due ?? maintenance, maintenance)
+        }
+        if !s.stopping, pending.isEmpty, spool.needsRead { return (.read, nil) }
+        return (nil, due)
+    }
+
+    /// Does a disk step outside the output's lock, then commits it under the lock.
+    private func perform(_ step: DiskStep) {
+        guard let spool = spooling else { return }
+        switch step {
+        case .spill(let requestCount, let front):
+            let result = spool.write(requests: pending.prefix(requestCount).map(\.batches), batches: front,
+                                     recordLines: configuration.batchSize, recordBytes: configuration.batchBytes)
+            for (index, ordinal) in result.requestOrdinals.enumerated() {
+                if let ordinal {
+                    pending[index].spooled(as: ordinal)
+                } else {
+                    pending[index].spoolRefused = true
+                }
+            }
+            let now = MonotonicClock.now()
+            let overflow: QueueOverflow = output.shared.withLock { s in
+                let overflow = spool.finishSpill(result, now: now)
+                if !result.notWritten.isEmpty, s.queue.incoming.batches > 0 {
+                    s.oldestWaitingSince = min(s.oldestWaitingSince ?? now, now)
+                }
+                output.publishDepth(s)
+                return overflow
+            }
+            if !overflow.isEmpty { metrics.droppedQueueFull.add(overflow.lines) }
+            if let error = result.error {
+                logLimited("spool_write", level: .error,
+                           "could not write to the spool: batches kept in memory (bounded by queue_size), spool retried in 10 s",
+                           ["error": .string(error.description), "spool.directory": .string(spool.directory)])
+            }
+        case .read:
+            let result = spool.read(maxLines: configuration.batchSize, maxBytes: configuration.batchBytes)
+            output.shared.withLock { s in
+                spool.finishRead(result)
+                output.publishDepth(s)
+            }
+        case .maintain:
+            let (_, snapshot) = spool.maintain()
+            let now = MonotonicClock.now()
+            output.shared.withLock { s in
+                spool.finishMaintenance(snapshot, now: now)
+                output.publishDepth(s)
+            }
+        }
+    }
+
     /// Moves whole batches from the queue into a new request, up to `batchSize` lines and
-    /// `batchBytes` bytes (always at least one batch). Called with the lock held.
-    private func takeRequest(_ s: InfluxDBOutput.SharedState) {
+    /// `batchBytes` bytes (always at least one batch): from the spool's replay buffer while
+    /// it is replaying, else from memory. Called with the lock held.
+    private func takeRequest(_ s: InfluxDBOutput.SharedState, replaying: Bool) {
         var batches: [LineProtocolBatch] = []
+        var ordinals: [Int] = []
         var lines = 0
         var bytes = 0
-        while let next = s.queue.peekFront() {
-            if !batches.isEmpty,
-               lines + next.lines > configuration.batchSize || bytes + next.byteCount > configuration.batchBytes {
-                break
-            }
-            guard let batch = s.queue.popFront() else { break }
-            batches.append(batch)
-            lines += batch.lines
-            bytes += batch.byteCount
+        func fits(_ next: LineProtocolBatch) -> Bool {
+            batches.isEmpty || (lines + next.lines <= configuration.batchSize && bytes + next.byteCount <= configuration.batchBytes)
         }
-        if s.queue.count == 0 { s.oldestWaitingSince = nil }
+        if replaying, let spool = spooling {
+            while let next = spool.peekReplay(), fits(next), let (batch, ordinal) = spool.popReplay() {
+                batches.append(batch)
+                ordinals.append(ordinal)
+                lines += batch.lines
+                bytes += batch.byteCount
+            }
+        } else {
+            while let next = s.queue.peekFront(), fits(next), let batch = s.queue.popFront() {
+                batches.append(batch)
+                lines += batch.lines
+                bytes += batch.byteCount
+            }
+            if s.queue.incoming.batches == 0 { s.oldestWaitingSince = nil }
+        }
         // The remaining batches arrived after the ones taken: keeping the older timestamp only
         // sends them sooner, never later than the flush interval.
-        let request = PendingRequest(batches: batches)
+        var request = PendingRequest(batches: batches)
+        if !ordinals.isEmpty {
+            request.inSpool = true
+            request.ordinals = ordinals
+            request.acknowledgeThrough = ordinals.last
+        }
         pending.append(request)
         s.heldBatches += batches.count
         s.heldLines += request.lines
@@ -157,6 +301,10 @@ final class Writer {
         let request = pending[0]
         let body = request.body ?? []
 
+        output.shared.withLock { s in
+            s.inRequest = true
+            s.inFlight = pending.map { ($0.batches, $0.inSpool) }
+        }
         let started = MonotonicClock.now()
         let result: Result<HTTPResponse, HTTPTransportError>
         if let client {
@@ -165,6 +313,13 @@ final class Writer {
             result = .failure(HTTPTransportError(code: 2, message: "libcurl could not be initialized"))
         }
         recordLatency(nanoseconds: MonotonicClock.now() - started)
+        let abandoned: Bool = output.shared.withLock { s in
+            s.inRequest = false
+            s.inFlight = []
+            return s.report != nil
+        }
+        // Shutdown gave up on this request and reported (spilled) what it held: nothing more to do.
+        if abandoned { return }
 
         switch result {
         case .success(let response):
@@ -213,6 +368,16 @@ final class Writer {
             logLimited("partial_write", level: .warning,
                        "partial write: some lines were not stored (not resent): \(firstErrorLine(message))", meta)
 
+        case .rejected(.badRequest, let message) where request.batches.count >= 2:
+            // InfluxDB 2.x and 3.x refuse a whole request for one bad line: find the bad batch
+            // by halves, so that the good batches sharing its request are not lost with it.
+            guard let (first, second) = request.halves() else { return }
+            metrics.split.add()
+            logLimited("isolate", level: .notice,
+                       "the server rejected a request of \(request.batches.count) batches (400): sending its halves "
+                       + "separately to find the bad batch: \(firstErrorLine(message))", meta)
+            replace(request, with: first, second)
+
         case .rejected(let reason, let message):
             meta["output.first_line"] = .string(request.firstLine)
             let text: String
@@ -237,17 +402,7 @@ final class Writer {
             metrics.split.add()
             logLimited("too_large", level: .notice,
                        "request too large (413): split in halves of \(first.lines) and \(second.lines) lines", meta)
-            output.shared.withLock { s in
-                // The halves replace the request; the held totals do not change.
-                pending.removeFirst()
-                pending.insert(contentsOf: [first, second], at: 0)
-                s.heldBatches += first.batches.count + second.batches.count - request.batches.count
-                s.heldLines += first.lines + second.lines - request.lines
-                s.heldBytes += first.bytes + second.bytes - request.bytes
-                output.publishDepth(s)
-            }
-            nextAttemptAt = 0
-            attempt = 0
+            replace(request, with: first, second)
 
         case .unauthorized(_, let message):
             let delay = output.policy.slowDelay(using: &random)
@@ -306,7 +461,24 @@ final class Writer {
         }
     }
 
-    /// The first request is done (stored, partly stored or rejected): drop it from the held set.
+    /// The first request is replaced by its halves, sent at once, before anything newer.
+    private func replace(_ request: PendingRequest, with first: PendingRequest, _ second: PendingRequest) {
+        output.shared.withLock { s in
+            // The held totals change only where a batch was cut into new ones.
+            pending.removeFirst()
+            pending.insert(contentsOf: [first, second], at: 0)
+            s.heldBatches += first.batches.count + second.batches.count - request.batches.count
+            s.heldLines += first.lines + second.lines - request.lines
+            s.heldBytes += first.bytes + second.bytes - request.bytes
+            output.publishDepth(s)
+        }
+        nextAttemptAt = 0
+        attempt = 0
+    }
+
+    /// The first request is done (stored, partly stored or rejected): drop it from the held
+    /// set, and from the spool when it came from there (the server has answered for it: it
+    /// is never sent again).
     private func complete(success: Bool, error: String? = nil, state: OutputStatus.State? = nil) {
         guard !pending.isEmpty else { return }
         let done = pending.removeFirst()
@@ -332,6 +504,7 @@ final class Writer {
             }
             if !s.stopping { s.state = state ?? .ok }
         }
+        if let through = done.acknowledgeThrough { spooling?.acknowledge(through: through) }
         if success, recoveredAfter > 0 {
             logger.notice("InfluxDB accepts writes again", metadata: ["output.failed_requests": "\(recoveredAfter)"])
             log.resetAll()
@@ -391,11 +564,30 @@ final class Writer {
         return ms < 1000 ? "\(Int(ms)) ms" : "\(Double(Int(ms / 10)) / 100) s"
     }
 
-    /// The writer ends: what it and the queue still hold is unsent.
+    /// The writer ends: what it and the memory front still hold is spilled to the spool when
+    /// there is one (what is on disk already stays there), else unsent.
     private func finish() {
+        let spool = spooling.flatMap { $0.isClosed ? nil : $0 }
+        var leftovers: [LineProtocolBatch] = []
+        let reported: Bool = output.shared.withLock { s in
+            if s.report != nil { return true }
+            if let spool {
+                for request in pending where !request.inSpool { leftovers += request.batches }
+                leftovers += spool.takeMemoryFront()
+                s.oldestWaitingSince = nil
+            }
+            return false
+        }
+        var spilled: OutputShutdownReport?
+        if !reported, let spool { spilled = output.spillLeftovers(leftovers, into: spool) }
         output.shared.withLock { s in
             if s.report == nil {
-                s.report = output.takeEverythingUnsent(s, pending: pending)
+                if let spilled, let spool {
+                    s.report = spilled
+                    spool.markClosed()
+                } else {
+                    s.report = output.takeEverythingUnsent(s, pending: pending)
+                }
             }
             pending.removeAll()
             s.heldBatches = 0

@@ -94,10 +94,15 @@ public protocol PipelineSource: AnyObject, Sendable {
     func stop()
 }
 
-/// What was left unsent when the daemon stopped.
+/// What was left unsent when the daemon stopped: lost (`unsent…`), or spilled to the
+/// outputs' spools for the next start.
 public struct DaemonStopReport: Sendable {
     public var unsentBatches: Int
     public var unsentLines: Int
+    public var spilledBatches = 0
+    public var spilledLines = 0
+    /// Lines in the outputs' spools for the next start (spilled at shutdown or before).
+    public var spoolLines = 0
     public var outputs: [(name: String, report: PipelineOutputReport)]
 }
 
@@ -105,7 +110,7 @@ public struct DaemonStopReport: Sendable {
 /// self-metrics reporter. Start order: outputs (given, already started) -> reporter ->
 /// receivers; `stop()` runs it backwards: receivers stop and hand over their last
 /// batches, the reporter reports once more, then every output gets until the deadline to
-/// send what it holds.
+/// send what it holds (all at once) and spills the rest to its spool.
 public final class Daemon: @unchecked Sendable {  // mutated only by start() and stop(), from one thread
     public let settings: DaemonSettings
     private let outputs: [any PipelineOutput]
@@ -246,12 +251,17 @@ public final class Daemon: @unchecked Sendable {  // mutated only by start() and
         for listener in tcpListeners { listener.stop() }
         for source in sources { source.stop() }
         reporter.stop()
+        // Every output flushes at the same time: a dead server costs only its own output.
+        for output in outputs { output.beginDrain(until: deadline) }
         var report = DaemonStopReport(unsentBatches: 0, unsentLines: 0, outputs: [])
         for output in outputs {
             let outputReport = output.drain(until: deadline)
             report.outputs.append((output.name, outputReport))
             report.unsentBatches += outputReport.unsentBatches
             report.unsentLines += outputReport.unsentLines
+            report.spilledBatches += outputReport.spilledBatches
+            report.spilledLines += outputReport.spilledLines
+            report.spoolLines += outputReport.spoolLines
         }
         return report
     }

@@ -6,18 +6,37 @@ import EstuaryWire
 public protocol PipelineOutput: AnyObject, Sendable {
     var name: String { get }
     func enqueue(_ batch: LineProtocolBatch)
-    /// Stop taking batches and send what is queued until `deadline` (MonotonicClock ns).
+    /// Start stopping without waiting: stop taking batches, send what is queued until
+    /// `deadline`. The daemon calls it on every output first, then `drain` on each, so the
+    /// outputs flush at the same time.
+    func beginDrain(until deadline: UInt64)
+    /// Stop taking batches and send what is queued until `deadline` (MonotonicClock ns);
+    /// returns when done, with what was left.
     func drain(until deadline: UInt64) -> PipelineOutputReport
 }
 
-/// What an output could not send before its shutdown deadline.
+extension PipelineOutput {
+    public func beginDrain(until deadline: UInt64) {}
+}
+
+/// What an output could not send before its shutdown deadline: kept in its spool for the
+/// next start, or lost.
 public struct PipelineOutputReport: Sendable {
+    /// Lost: neither sent nor spilled.
     public var unsentBatches: Int
     public var unsentLines: Int
+    /// Written to the spool at shutdown.
+    public var spilledBatches: Int
+    public var spilledLines: Int
+    /// Lines in the spool for the next start (those spilled at shutdown included).
+    public var spoolLines: Int
 
-    public init(unsentBatches: Int, unsentLines: Int) {
+    public init(unsentBatches: Int, unsentLines: Int, spilledBatches: Int = 0, spilledLines: Int = 0, spoolLines: Int = 0) {
         self.unsentBatches = unsentBatches
         self.unsentLines = unsentLines
+        self.spilledBatches = spilledBatches
+        self.spilledLines = spilledLines
+        self.spoolLines = spoolLines
     }
 }
 

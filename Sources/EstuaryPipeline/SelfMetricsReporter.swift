@@ -78,11 +78,14 @@ final class SelfMetricsReporter: @unchecked Sendable {  // state confined to `qu
         let written = delta("estuary_output.written_lines")
         let dropped = delta("estuary_output.dropped_lines")
         let retried = delta("estuary_output.retried")
+        let spooled = delta("estuary_output.spooled_lines")
+        let replayed = delta("estuary_output.replayed_lines")
         let queued = totals["estuary_output.queue_lines"] ?? 0
         let kernelDrops = delta("estuary_input.kernel_drops")
         logger.info("""
             last \(Int(interval))s: \(received) points in, \(written) lines written, \(rejected) rejected, \
-            \(dropped) dropped, \(retried) retried, \(queued) queued, \(kernelDrops) lost in the kernel
+            \(dropped) dropped, \(retried) retried, \(spooled) spooled, \(replayed) replayed, \(queued) queued, \
+            \(kernelDrops) lost in the kernel
             """)
     }
 }

@@ -10,6 +10,12 @@
 //   estuary-loadtools graphite-load PORT CONNECTIONS LINES_PER_CONNECTION
 //       Sends graphite lines (write_graphite-shaped, distinct hosts) over CONNECTIONS TCP
 //       connections as fast as they go; prints "sent LINES in SECONDS".
+//   estuary-loadtools graphite-count PORT PATH FIRST COUNT RATE
+//       Sends exactly COUNT graphite lines "PATH <FIRST+i> <1600000000+FIRST+i>" (i from 0):
+//       every line its own value and its own second, so a database stores each one as a
+//       distinct point, and count(value) and sum(value) say what arrived. One TCP connection,
+//       RATE lines/s, stops at the first write error (the receiver died); prints
+//       "sent N" with N the lines written whole. For the spool's end-to-end tests.
 //   estuary-loadtools collectd-load PORT RATE SECONDS
 //       Sends collectd datagrams over UDP at RATE datagrams/s for SECONDS: each 20 value
 //       lists of interface if_octets (40 values), from 100 hosts, every datagram with its own
@@ -68,6 +74,43 @@ enum LoadTools {
         return count
     }
 
+
+    /// `graphite-count`: exactly `count` distinct points at `rate` lines/s.
+    static func graphiteCount(port: UInt16, path: String, first: Int, count: Int, rate: Double) {
+        signal(SIGPIPE, SIG_IGN)
+        let fd = connectTCP(port: port)
+        let began = Date()
+        var sent = 0
+        var failed = false
+        while sent < count, !failed {
+            // Lines due by now (at least one), in one write.
+            let due = min(count, max(sent + 1, Int(Date().timeIntervalSince(began) * rate)))
+            var chunk: [UInt8] = []
+            var ends: [Int] = []  // byte offset just past each line
+            for i in sent..<due {
+                chunk.append(contentsOf: "\(path) \(first + i) \(1_600_000_000 + first + i)\n".utf8)
+                ends.append(chunk.count)
+            }
+            var offset = 0
+            while offset < chunk.count {
+                let n = chunk[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                if n < 0, errno == EINTR { continue }
+                if n <= 0 {
+                    failed = true
+                    break
+                }
+                offset += n
+            }
+            sent += ends.prefix(while: { $0 <= offset }).count
+            if !failed, sent < count {
+                let next = began.addingTimeInterval(Double(sent) / rate)
+                let wait = next.timeIntervalSinceNow
+                if wait > 0 { usleep(UInt32(min(wait, 0.05) * 1e6)) }
+            }
+        }
+        close(fd)
+        print("sent \(sent)")
+    }
 
     /// Values per synthetic collectd datagram.
     static let valuesPerDatagram = 40
@@ -253,6 +296,11 @@ enum LoadTools {
             }
             group.wait()
             print("sent \(connections * perConnection) in \(String(format: "%.3f", Date().timeIntervalSince(start)))")
+
+        case "graphite-count":
+            guard arguments.count == 7, let port = UInt16(arguments[2]), let first = Int(arguments[4]),
+                  let count = Int(arguments[5]), let rate = Double(arguments[6]), rate > 0 else { usage() }
+            graphiteCount(port: port, path: arguments[3], first: first, count: count, rate: rate)
 
         case "collectd-load":
             guard arguments.count == 5, let port = UInt16(arguments[2]), let rate = Double(arguments[3]),

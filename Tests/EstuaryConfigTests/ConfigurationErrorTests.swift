@@ -173,6 +173,25 @@ let errorCases: [ErrorCase] = [
               line: 6, keyPath: "outputs.influxdb[0].database", message: "must not be empty for api = \"v1\""),
     ErrorCase(name: "username without password", text: valid(output: "username = \"u\""),
               line: 4, keyPath: "outputs.influxdb[0].password", message: "required when username is set"),
+    // The spool.
+    ErrorCase(name: "unknown spool_fsync", text: valid(output: "spool_fsync = \"always\""),
+              line: 6, keyPath: "outputs.influxdb[0].spool_fsync", message: "unknown value 'always' (expected batch or interval)"),
+    ErrorCase(name: "spool_max_age under a minute", text: valid(output: "spool_max_age = \"30s\""),
+              line: 6, keyPath: "outputs.influxdb[0].spool_max_age", message: "must be at least 1m, or \"0s\""),
+    ErrorCase(name: "spool_max_age as a bare number", text: valid(output: "spool_max_age = 72"),
+              line: 6, keyPath: "outputs.influxdb[0].spool_max_age", message: "expected a duration string with a unit"),
+    ErrorCase(name: "spool segments larger than half the spool", text: valid(output: "spool_segment_size = \"600MiB\""),
+              line: 6, keyPath: "outputs.influxdb[0].spool_segment_size",
+              message: "spool_segment_size (600MiB) must be at most half of spool_size (1GiB)"),
+    ErrorCase(name: "a spool too small for its default segments", text: valid(output: "spool_size = \"20MiB\""),
+              line: 6, keyPath: "outputs.influxdb[0].spool_size",
+              message: "spool_segment_size (16MiB) must be at most half of spool_size (20MiB)"),
+    ErrorCase(name: "spool_memory over queue_size", text: valid(output: "queue_size = \"8MiB\"\nspool_memory = \"9MiB\""),
+              line: 7, keyPath: "outputs.influxdb[0].spool_memory", message: "must not be more than queue_size (8MiB)"),
+    ErrorCase(name: "spool_size too small", text: valid(output: "spool_size = \"100KiB\""),
+              line: 6, keyPath: "outputs.influxdb[0].spool_size", message: "must be between"),
+    ErrorCase(name: "spool as a string", text: valid(output: "spool = \"yes\""),
+              line: 6, keyPath: "outputs.influxdb[0].spool", message: "expected true or false, got the string \"yes\""),
     ErrorCase(name: "no outputs", text: "[[inputs.collectd]]\nlisten = \"127.0.0.1:25826\"\n",
               line: nil, keyPath: "outputs", message: "no output configured; add at least one [[outputs.influxdb]]"),
     ErrorCase(name: "no inputs", text: "[[outputs.influxdb]]\n",
@@ -221,6 +240,31 @@ struct ConfigurationErrorTests {
         #expect(error.line == errorCase.line, "\(error)")
         #expect(error.message.contains(errorCase.message), "\(error)")
         #expect(error.file == "estuary.toml")
+    }
+
+    @Test("spool keys: values, defaults that follow queue_size, \"0s\" for no age bound")
+    func spoolValues() throws {
+        let configuration = try EstuaryConfiguration.parse(valid(output: """
+            spool = false
+            spool_size = "10GiB"
+            spool_max_age = "0s"
+            spool_fsync = "Batch"
+            spool_fsync_interval = "250ms"
+            spool_segment_size = "64MiB"
+            spool_memory = "4MiB"
+            """))
+        let output = try #require(configuration.influxDBOutputs.first)
+        #expect(!output.spool)
+        #expect(output.spoolSize == 10 << 30)
+        #expect(output.spoolMaxAge == 0)
+        #expect(output.spoolFsync == .batch)
+        #expect(output.spoolFsyncInterval == 0.25)
+        #expect(output.spoolSegmentSize == 64 << 20)
+        #expect(output.spoolMemory == 4 << 20)
+        // spool_memory unset: 16MiB, or half of a smaller queue_size.
+        let small = try EstuaryConfiguration.parse(valid(output: "queue_size = \"8MiB\""))
+        #expect(small.influxDBOutputs.first?.spoolMemory == 4 << 20)
+        #expect(try EstuaryConfiguration.parse(valid()).influxDBOutputs.first?.spoolMemory == 16 << 20)
     }
 
     @Test("the description reads file:line: key path: message")

@@ -21,7 +21,8 @@ let contractKeys: [String: [String]] = [
                     "max_repetitions", "schema", "rates", "index_refresh", "window", "credentials", "table", "scalar"],
     "outputs.influxdb": ["name", "url", "api", "database", "retention_policy", "username", "password", "org", "bucket",
                          "token", "gzip", "batch_size", "flush_interval", "batch_bytes", "timeout", "retry_initial",
-                         "retry_max", "queue_size", "create_database", "insecure_skip_verify"],
+                         "retry_max", "queue_size", "create_database", "insecure_skip_verify", "spool", "spool_size",
+                         "spool_max_age", "spool_fsync", "spool_fsync_interval", "spool_segment_size", "spool_memory"],
 ]
 
 @Suite("the sample configuration")
@@ -68,7 +69,9 @@ struct SampleConfigurationTests {
             name: "influxdb", url: "http://127.0.0.1:8086", api: .v1, database: "collectd", retentionPolicy: nil,
             username: nil, password: nil, org: nil, bucket: nil, token: nil, gzip: true, batchSize: 5000,
             batchBytes: 4 * 1024 * 1024, flushInterval: 1, timeout: 10, retryInitial: 0.5, retryMax: 60,
-            queueSize: 256 * 1024 * 1024, createDatabase: true, insecureSkipVerify: false)])
+            queueSize: 256 * 1024 * 1024, createDatabase: true, insecureSkipVerify: false, spool: true,
+            spoolSize: 1 << 30, spoolMaxAge: 72 * 3600, spoolFsync: .interval, spoolFsyncInterval: 1,
+            spoolSegmentSize: 16 << 20, spoolMemory: 16 << 20)])
     }
 
     @Test("a minimal file gets the same defaults as the sample, except data_dir")

@@ -31,6 +31,12 @@ struct EndToEndTests {
             Set(try influx.query("SHOW SERIES WHERE host = '\(host)'", db: "collectd").compactMap { $0["key"] as? String }
                 .map { $0.replacingOccurrences(of: "host=\(host)", with: "host=H") })
         }
+        // collectd spreads one interval over several datagrams: wait for the series looked at below.
+        let expectedSeries: Set = ["load_shortterm,host=H,type=load", "memory_value,host=H,type=memory,type_instance=used",
+                                   "interface_rx,host=H,instance=lo,type=if_octets", "uptime_value,host=H,type=uptime"]
+        _ = eventually(timeout: 30) {
+            try expectedSeries.isSubset(of: series(host: binaryHost)) && series(host: graphiteHost).count >= 8
+        }
         let viaBinary = try series(host: binaryHost), viaGraphite = try series(host: graphiteHost)
         #expect(viaBinary.contains("load_shortterm,host=H,type=load"))
         #expect(viaBinary.contains("memory_value,host=H,type=memory,type_instance=used"))
@@ -99,7 +105,7 @@ struct EndToEndTests {
         #expect(estuary.terminate() == 0)
     }
 
-    @Test("SIGTERM with InfluxDB gone: the exit code and the log say what was left unsent")
+    @Test("SIGTERM with InfluxDB gone and no spool: the exit code and the log say what was lost")
     func unsentAtShutdown() throws {
         let influx = try InfluxDBServer()
         let url = influx.url
@@ -107,12 +113,32 @@ struct EndToEndTests {
         let collectdPort = freePort(udp: true), graphitePort = freePort()
         let estuary = try EstuaryProcess(configuration: estuaryConfiguration(
             collectdPort: collectdPort, graphitePort: graphitePort, influxURL: url, shutdownTimeout: "2s",
-            extraOutput: "retry_initial = \"100ms\"\nretry_max = \"200ms\""))
+            extraOutput: "retry_initial = \"100ms\"\nretry_max = \"200ms\"\nspool = false"))
         #expect(estuary.waitForLog("estuary started"), "\(estuary.log)")
         try sendTCP(Array("a.b 1 1700000000\nc.d 2 1700000000\n".utf8), port: graphitePort)
         usleep(500_000)
         #expect(estuary.terminate() == 3, "\(estuary.log)")
         #expect(estuary.log.contains("stopped with data left unsent"))
+        #expect(estuary.log.contains("lines lost"))
+    }
+
+    @Test("SIGTERM with InfluxDB gone and a spool: nothing lost, exit 0, the log says how much was spilled")
+    func spilledAtShutdown() throws {
+        let influx = try InfluxDBServer()
+        let url = influx.url
+        influx.stop()
+        let collectdPort = freePort(udp: true), graphitePort = freePort()
+        let estuary = try EstuaryProcess(configuration: estuaryConfiguration(
+            collectdPort: collectdPort, graphitePort: graphitePort, influxURL: url, shutdownTimeout: "2s",
+            extraOutput: "retry_initial = \"100ms\"\nretry_max = \"200ms\""))
+        #expect(estuary.waitForLog("estuary started"), "\(estuary.log)")
+        try sendTCP(Array("a.b 1 1700000000\nc.d 2 1700000000\n".utf8), port: graphitePort)
+        usleep(500_000)
+        let started = Date()
+        #expect(estuary.terminate() == 0, "\(estuary.log)")
+        #expect(Date().timeIntervalSince(started) < 2, "a dead server should not make the flush wait for the deadline")
+        #expect(estuary.log.contains("stopped: nothing lost;"), "\(estuary.log)")
+        #expect(!estuary.log.contains("lines lost"))
     }
 }
 

@@ -2,21 +2,42 @@ import EstuaryTestSupport
 import Foundation
 
 /// `estuary run` as a user runs it: the built binary (next to the test bundle) with a
-/// configuration file written for the test. Stopped by `terminate()` (SIGTERM) or when the
-/// object goes away (SIGKILL after a grace period); its log is kept for failure messages.
+/// configuration file written for the test. Stopped by `terminate()` (SIGTERM), `kill()`
+/// (SIGKILL) or when the object goes away (SIGKILL after a grace period); its log is kept for
+/// failure messages.
+///
+/// `@DATA_DIR@` in the configuration becomes `<directory>/data`: every process has its own
+/// spools. A test that restarts Estuary passes the same `workDirectory` to each process (and
+/// removes it itself); otherwise the directory is temporary and removed with the object.
 final class EstuaryProcess: @unchecked Sendable {  // used from one test at a time
     let directory: URL
     let child: ChildProcess
     private let logFile: URL
+    private let ownsDirectory: Bool
 
-    init(configuration: String) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("estuary-run-\(UUID().uuidString)")
+    init(configuration: String, workDirectory: URL? = nil) throws {
+        ownsDirectory = workDirectory == nil
+        directory = workDirectory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("estuary-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let file = directory.appendingPathComponent("estuary.toml")
-        try configuration.write(to: file, atomically: true, encoding: .utf8)
-        logFile = directory.appendingPathComponent("estuary.log")
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("estuary")
-        child = try ChildProcess(path: binary.path, arguments: ["run", "--config", file.path], outputPath: logFile.path)
+        let run = UUID().uuidString.prefix(8)
+        let file = directory.appendingPathComponent("estuary-\(run).toml")
+        let text = configuration.replacingOccurrences(of: "@DATA_DIR@", with: directory.appendingPathComponent("data").path)
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        logFile = directory.appendingPathComponent("estuary-\(run).log")
+        child = try ChildProcess(path: Self.binary("estuary").path, arguments: ["run", "--config", file.path],
+                                 outputPath: logFile.path)
+    }
+
+    /// A binary built next to the test bundle.
+    static func binary(_ name: String) -> URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name)
+    }
+
+    /// SIGKILL (kill -9): no flush, no spill. Waits for the exit (bounded).
+    func kill() {
+        child.signal(SIGKILL)
+        child.waitForExit(timeout: 10)
     }
 
     var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
@@ -41,7 +62,7 @@ final class EstuaryProcess: @unchecked Sendable {  // used from one test at a ti
 
     deinit {
         child.stop(grace: 1)
-        try? FileManager.default.removeItem(at: directory)
+        if ownsDirectory { try? FileManager.default.removeItem(at: directory) }
     }
 }
 
@@ -54,7 +75,7 @@ func freePort(udp: Bool = false) -> UInt16 {
 func estuaryConfiguration(collectdPort: UInt16, graphitePort: UInt16, influxURL: String, database: String = "collectd",
                           shutdownTimeout: String = "10s", extraCollectd: String = "", extraOutput: String = "") -> String {
     """
-    data_dir = "\(FileManager.default.temporaryDirectory.path)"
+    data_dir = "@DATA_DIR@"
     hostname = "estuary-under-test"
     log_level = "info"
     metrics_interval = "1s"

@@ -166,6 +166,22 @@ struct MemoryBatchQueueTests {
     }
 }
 
+@Suite("Shutdown in two steps")
+struct TwoStepShutdownTests {
+    @Test("a writer that ended after beginShutdown, before shutdown waited, is still joined")
+    func joinedAfterEarlyEnd() throws {
+        let (logger, _) = capturingLogger()
+        let output = InfluxDBOutput(configuration: testConfiguration(url: "http://127.0.0.1:9"), metrics: SelfMetrics(),
+                                    logger: logger)
+        output.start()
+        output.beginShutdown(deadline: deadline(in: 0))
+        #expect(waitUntil(timeout: 3) { output.status.state == .stopped })
+        #expect(output.shared.withLock { $0.thread != nil }, "the writer thread is not joined yet")
+        #expect(output.shutdown(deadline: deadline(in: 0)) == OutputShutdownReport())
+        #expect(output.shared.withLock { $0.thread == nil }, "shutdown returned without joining the writer thread")
+    }
+}
+
 @Suite("Requests: URLs, headers, splitting")
 struct RequestShapeTests {
     @Test("v1 write URL, rp, escaping, Basic auth, gzip header")

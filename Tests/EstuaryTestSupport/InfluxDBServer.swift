@@ -29,8 +29,9 @@ public enum InfluxDBServerError: Error, CustomStringConvertible {
 /// A real `influxd` (1.x) on loopback for one test: its own temporary directory and free
 /// ports, a minimal configuration, started and ready (`/ping`) within a bounded time, and
 /// stopped (SIGTERM, then SIGKILL) with its directory deleted when `stop()` is called or the
-/// object goes away. influxd runs under `timeout(1)`, so it dies by itself after `lifetime`
-/// seconds even if the test process crashes.
+/// object goes away. `halt()` stops it keeping its data, `restart()` starts it again on the
+/// same data and port (an outage, as a client sees it). influxd runs under `timeout(1)`, so
+/// it dies by itself after `lifetime` seconds even if the test process crashes.
 ///
 /// ```swift
 /// let influx = try InfluxDBServer()
@@ -104,9 +105,10 @@ public final class InfluxDBServer: @unchecked Sendable {
     /// `http://127.0.0.1:<port>`.
     public var url: String { "http://127.0.0.1:\(port)" }
 
-    private let process: ChildProcess
+    private var process: ChildProcess
     private let lock = NSLock()
     private var stopped = false
+    private let configPath: String
 
     /// Starts influxd and waits for `/ping` (at most `options.startTimeout`).
     public init(options: Options = Options()) throws {
@@ -127,26 +129,15 @@ public final class InfluxDBServer: @unchecked Sendable {
 
         let configuration = Self.configuration(options: options, directory: directory, port: port, rpcPort: rpcPort,
                                                collectdPort: collectdPort, graphitePort: graphitePort)
-        let configPath = directory + "/influxdb.conf"
+        configPath = directory + "/influxdb.conf"
         try configuration.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let logPath = directory + "/influxd.log"
         do {
-            // timeout(1) forwards SIGTERM to influxd, and kills it (-k: SIGKILL 5 s later) once
-            // the lifetime is over, even if the test process has crashed.
-            process = try ChildProcess(path: "/usr/bin/timeout",
-                                       arguments: ["-k", "5", "\(Int(options.lifetime.rounded(.up)))", options.binary,
-                                                   "-config", configPath],
-                                       outputPath: logPath)
+            process = try Self.spawn(options: options, configPath: configPath, logPath: directory + "/influxd.log")
         } catch {
             try? FileManager.default.removeItem(atPath: directory)
-            throw InfluxDBServerError.startFailed("\(error)")
+            throw error
         }
-
-        let ready = waitUntil(timeout: options.startTimeout) {
-            guard process.isRunning else { return true }
-            return (try? SimpleHTTPClient.request(method: "GET", port: port, path: "/ping", timeout: 1).status) == 204
-        }
-        guard ready, process.isRunning else {
+        guard waitReady() else {
             let tail = logTail()
             stop()
             throw InfluxDBServerError.notReady(seconds: options.startTimeout, log: tail)
@@ -160,6 +151,58 @@ public final class InfluxDBServer: @unchecked Sendable {
 
     deinit {
         stop()
+    }
+
+    /// influxd under timeout(1), which forwards SIGTERM to it and kills it (-k: SIGKILL 5 s
+    /// later) once the lifetime is over, even if the test process has crashed.
+    private static func spawn(options: Options, configPath: String, logPath: String) throws -> ChildProcess {
+        do {
+            return try ChildProcess(path: "/usr/bin/timeout",
+                                    arguments: ["-k", "5", "\(Int(options.lifetime.rounded(.up)))", options.binary,
+                                                "-config", configPath],
+                                    outputPath: logPath)
+        } catch {
+            throw InfluxDBServerError.startFailed("\(error)")
+        }
+    }
+
+    /// Waits (at most `options.startTimeout`) for `/ping`; false if influxd ended or never answered.
+    private func waitReady() -> Bool {
+        let child = currentProcess
+        let port = self.port
+        let ready = waitUntil(timeout: options.startTimeout) {
+            guard child.isRunning else { return true }
+            return (try? SimpleHTTPClient.request(method: "GET", port: port, path: "/ping", timeout: 1).status) == 204
+        }
+        return ready && child.isRunning
+    }
+
+    private var currentProcess: ChildProcess {
+        lock.lock()
+        defer { lock.unlock() }
+        return process
+    }
+
+    /// Whether influxd is running now.
+    public var isRunning: Bool { currentProcess.isRunning }
+
+    /// Stops influxd (SIGTERM, then SIGKILL after 5 s) and keeps its data, configuration and
+    /// port: nothing answers at `url` until `restart()`.
+    public func halt() {
+        currentProcess.stop(grace: 5)
+    }
+
+    /// Starts influxd again on the same data, configuration and port, and waits for `/ping`.
+    public func restart() throws {
+        halt()
+        let started = try Self.spawn(options: options, configPath: configPath, logPath: directory + "/influxd.log")
+        lock.lock()
+        process = started
+        lock.unlock()
+        // The port may linger a moment after the last run; influxd then exits at once.
+        guard waitReady() else {
+            throw InfluxDBServerError.notReady(seconds: options.startTimeout, log: logTail())
+        }
     }
 
     /// The generated configuration file.
@@ -234,7 +277,7 @@ public final class InfluxDBServer: @unchecked Sendable {
         lock.unlock()
 
         // SIGTERM to timeout(1), which forwards it to influxd; SIGKILL to both after 5 s.
-        process.stop(grace: 5)
+        currentProcess.stop(grace: 5)
         try? FileManager.default.removeItem(atPath: directory)
     }
 
