@@ -126,9 +126,15 @@ public struct SNMPPointWriter: Sendable {
     private static let aliasField = Array(",alias=".utf8)
 
     private func writeCollectd<Sink: ByteSink>(_ rows: InterfaceRows, sample: SNMPPollSample, host: String, sysUpTime: UInt32?,
-                                               state: SNMPDeviceState, into buffer: inout Sink, report: inout SNMPWriteReport) {
+                                               state: SNMPDeviceState, into sink: inout Sink, report: inout SNMPWriteReport) {
+        // The device's lines are written into one array (the hot path, specialized and
+        // inlined here) and handed to the sink at once.
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(rows.rowNumbers.count * 1000)
+        defer { sink.appendBytes(buffer) }
         let hostBytes = Array(",host=".utf8) + LineProtocolPieces.escaped(host, kind: .tagValue)
         let timestamp = sample.timestamp
+        let end = Array(" \(timestamp)\n".utf8)
         var restart = false
         var seconds = 0.0
         if rates, let previous = state.lastMonotonic {
@@ -140,6 +146,7 @@ public struct SNMPPointWriter: Sendable {
         }
         var seen: [UInt: SNMPDeviceState.InterfaceHistory] = [:]
         var instance: [UInt8] = []
+        var rx: [UInt8] = [], tx: [UInt8] = []
         instance.reserveCapacity(64)
         for (position, row) in rows.rowNumbers.enumerated() {
             let name = rows.names[position]
@@ -147,6 +154,14 @@ public struct SNMPPointWriter: Sendable {
             instance.removeAll(keepingCapacity: true)
             instance.append(contentsOf: Self.instanceTag)
             LineProtocolPieces.appendName(name, kind: .tagValue, into: &instance)
+            rx.removeAll(keepingCapacity: true)
+            rx += Self.rxMeasurement
+            rx += hostBytes
+            rx += instance
+            tx.removeAll(keepingCapacity: true)
+            tx += Self.txMeasurement
+            tx += hostBytes
+            tx += instance
             if rates {
                 let quantities = InterfaceRows.quantityKinds.map { rows.quantity(row: row, $0) }
                 let discontinuity = rows.unsigned(row: row, .ifCounterDiscontinuityTime).map { UInt32(truncatingIfNeeded: $0) }
@@ -179,7 +194,7 @@ public struct SNMPPointWriter: Sendable {
                     if let gap {
                         report.rateGaps[gap, default: 0] += 1
                     } else {
-                        appendInterfaceLine(kind: kind, host: hostBytes, instance: instance, value: value, timestamp: timestamp, into: &buffer)
+                        appendInterfaceLine(kind: kind, prefix: kind & 1 == 0 ? rx : tx, value: value, end: end, into: &buffer)
                         report.lines += 1
                     }
                 }
@@ -188,7 +203,7 @@ public struct SNMPPointWriter: Sendable {
             } else {
                 for kind in 0..<InterfaceRows.quantityKinds.count {
                     guard let total = rows.total(row: row, kind) else { continue }
-                    appendInterfaceLine(kind: kind, host: hostBytes, instance: instance, value: total, timestamp: timestamp, into: &buffer)
+                    appendInterfaceLine(kind: kind, prefix: kind & 1 == 0 ? rx : tx, value: total, end: end, into: &buffer)
                     report.lines += 1
                 }
             }
@@ -210,31 +225,30 @@ public struct SNMPPointWriter: Sendable {
                 buffer.appendBytes(Self.speedField)
                 LineProtocolPieces.appendInteger(Int64(speed), into: &buffer)
             }
-            if let descr = rows.descr(row: row, ifIndex: ifIndex), !descr.isEmpty {
+            // Labels change rarely: written with the polls that walk them (refreshes).
+            if rows.labelsWalked, let descr = rows.descr(row: row, ifIndex: ifIndex), !descr.isEmpty {
                 buffer.appendBytes(Self.descrField)
-                LineProtocolPieces.appendValue(.string(descr), into: &buffer)
+                LineProtocolPieces.appendString(descr, into: &buffer)
             }
-            if let alias = rows.alias(row: row, ifIndex: ifIndex), !alias.isEmpty {
+            if rows.labelsWalked, let alias = rows.alias(row: row, ifIndex: ifIndex), !alias.isEmpty {
                 buffer.appendBytes(Self.aliasField)
-                LineProtocolPieces.appendValue(.string(alias), into: &buffer)
+                LineProtocolPieces.appendString(alias, into: &buffer)
             }
-            LineProtocolPieces.appendEnd(timestamp: timestamp, into: &buffer)
+            buffer += end
             report.lines += 1
         }
         if rates { state.history = seen }
     }
 
     /// `interface_rx,host=…,instance=…,type=if_octets value=… <ts>` for quantity `kind`
-    /// (0, 1: octets rx/tx; 2, 3: packets; 4, 5: errors; 6, 7: dropped).
+    /// (0, 1: octets rx/tx; 2, 3: packets; 4, 5: errors; 6, 7: dropped); `prefix` is the
+    /// measurement and the host and instance tags, `end` the timestamp and newline.
     @inline(__always)
-    private func appendInterfaceLine<Sink: ByteSink>(kind: Int, host: [UInt8], instance: [UInt8], value: Double,
-                                                     timestamp: Int64, into buffer: inout Sink) {
-        buffer.appendBytes(kind & 1 == 0 ? Self.rxMeasurement : Self.txMeasurement)
-        buffer.appendBytes(host)
-        buffer.appendBytes(instance)
-        buffer.appendBytes(Self.typeNames[kind >> 1])
+    private func appendInterfaceLine(kind: Int, prefix: [UInt8], value: Double, end: [UInt8], into buffer: inout [UInt8]) {
+        buffer += prefix
+        buffer += Self.typeNames[kind >> 1]
         LineProtocolPieces.appendFloat(value, into: &buffer)
-        LineProtocolPieces.appendEnd(timestamp: timestamp, into: &buffer)
+        buffer += end
     }
 
     // MARK: - Telegraf schema
@@ -387,6 +401,8 @@ struct InterfaceRows {
     let labels: [UInt: SNMPDeviceState.InterfaceLabels]
     /// Some row's ifIndex was not in the last label walk.
     var unlabelled = false
+    /// This poll walked the labels (ifDescr, ifAlias): a refresh.
+    var labelsWalked = false
 
     static let columnsByOID: [SNMPObjectIdentifier: IFMIB.Column] = {
         var map: [SNMPObjectIdentifier: IFMIB.Column] = [:]
@@ -405,6 +421,7 @@ struct InterfaceRows {
         let descrAt = position[IFMIB.Column.ifDescr.rawValue]
         let aliasAt = position[IFMIB.Column.ifAlias.rawValue]
         if descrAt >= 0 && (aliasAt >= 0 || nameAt < 0) {
+            labelsWalked = true
             let highAt = position[IFMIB.Column.ifHighSpeed.rawValue]
             let speedAt = position[IFMIB.Column.ifSpeed.rawValue]
             var fresh: [UInt: SNMPDeviceState.InterfaceLabels] = [:]

@@ -11,7 +11,7 @@ public protocol ByteSink {
 }
 
 extension ByteSink {
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func appendBytes(_ bytes: [UInt8]) {
         bytes.withUnsafeBufferPointer { appendBytes($0) }
     }
@@ -24,20 +24,21 @@ extension ByteSink {
 }
 
 extension Array: ByteSink where Element == UInt8 {
+    @inlinable
     public var byteCount: Int { count }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func appendByte(_ byte: UInt8) { append(byte) }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func appendBytes(_ bytes: UnsafeBufferPointer<UInt8>) { append(contentsOf: bytes) }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func truncate(to count: Int) {
         if count < self.count { removeSubrange(count...) }
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func reserveBytes(_ count: Int) { reserveCapacity(self.count + count) }
 }
 

@@ -436,7 +436,7 @@ public struct LineProtocolEncoder: Sendable {
 }
 
 /// Appends the decimal digits of `value`.
-@inline(__always)
+@inlinable @inline(__always)
 func appendDecimal<Sink: ByteSink>(_ value: Int64, into buffer: inout Sink) {
     if value < 0 {
         buffer.appendByte(UInt8(ascii: "-"))
@@ -446,7 +446,7 @@ func appendDecimal<Sink: ByteSink>(_ value: Int64, into buffer: inout Sink) {
     }
 }
 
-@inline(__always)
+@inlinable @inline(__always)
 func appendDecimal<Sink: ByteSink>(_ value: UInt64, into buffer: inout Sink) {
     if value < 10 {
         buffer.appendByte(UInt8(truncatingIfNeeded: value) &+ 48)
@@ -476,14 +476,16 @@ func appendDecimal<Sink: ByteSink>(_ value: UInt64, into buffer: inout Sink) {
 }
 
 /// "00", "01", ..., "99" as 200 bytes.
-private let decimalPairsText: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
-private var decimalPairs: UnsafePointer<UInt8> {
-    @inline(__always) get { decimalPairsText.utf8Start }
+@usableFromInline
+let decimalPairsText: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+@usableFromInline
+var decimalPairs: UnsafePointer<UInt8> {
+    @inlinable @inline(__always) get { decimalPairsText.utf8Start }
 }
 
 /// Appends a finite double in its shortest round-trip form; integral values up to 2^53
 /// are written as plain integers.
-@inline(__always)
+@inlinable @inline(__always)
 func appendFloat<Sink: ByteSink>(_ value: Double, into buffer: inout Sink) {
     if value == value.rounded(.towardZero) && abs(value) < 9_007_199_254_740_992 {
         appendDecimal(Int64(value), into: &buffer)

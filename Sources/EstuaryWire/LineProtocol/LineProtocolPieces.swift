@@ -53,21 +53,40 @@ public enum LineProtocolPieces {
     }
 
     /// Appends a float value (finite only: the caller checks).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func appendFloat<Sink: ByteSink>(_ value: Double, into buffer: inout Sink) {
         EstuaryWire.appendFloat(value, into: &buffer)
     }
 
     /// Appends an integer value with its `i`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func appendInteger<Sink: ByteSink>(_ value: Int64, into buffer: inout Sink) {
         appendDecimal(value, into: &buffer)
         buffer.appendByte(UInt8(ascii: "i"))
     }
 
     /// Appends ` <timestamp>\n`, the end of a line.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func appendEnd<Sink: ByteSink>(timestamp: Int64, into buffer: inout Sink) {
-        LineProtocolEncoder.appendTimestamp(timestamp, into: &buffer)
+        buffer.appendByte(UInt8(ascii: " "))
+        appendDecimal(timestamp, into: &buffer)
+        buffer.appendByte(UInt8(ascii: "\n"))
+    }
+
+    /// Appends a string field value in quotes, escaped as the encoder escapes it; text
+    /// without a quote, backslash or line break is copied as it is.
+    @inlinable
+    public static func appendString<Sink: ByteSink>(_ value: String, into buffer: inout Sink) {
+        var text = value
+        let plain = text.withUTF8 { bytes -> Bool in
+            for byte in bytes where byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == 10 || byte == 13 {
+                return false
+            }
+            buffer.appendByte(UInt8(ascii: "\""))
+            buffer.appendBytes(bytes)
+            buffer.appendByte(UInt8(ascii: "\""))
+            return true
+        }
+        if !plain { appendValue(.string(value), into: &buffer) }
     }
 }
