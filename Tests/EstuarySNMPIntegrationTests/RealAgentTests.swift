@@ -71,6 +71,19 @@ struct SNMPDaemonTests {
         }
     }
 
+    @Test("a v1-only device: SNMPv1 polls it (32-bit counters), v2c gets no answer and says so")
+    func v1Only() throws {
+        let agent = try SNMPDaemon(communities: [], v1OnlyCommunities: ["oldie"])
+        let v1 = try pollOnce(port: agent.port, credentials: SNMPCredentials(version: .v1, community: "oldie"))
+        #expect(v1.poll.outcome == .complete)
+        let found = points(v1)
+        #expect(value(found, "interface_rx", instance: "lo", type: "if_octets") != nil)
+        #expect(!v1.poll.main.columns.contains(IFMIB.Column.ifHCInOctets.oid))
+        let v2 = try pollOnce(port: agent.port, credentials: v2c("oldie"), timeout: 0.3, retries: 0)
+        #expect(v2.poll.outcome == .timeout)
+        #expect(points(v2).first { $0.measurement == "snmp_device" }?.field("up") == .integer(0))
+    }
+
     @Test("v3 refusals say why: a wrong password, an unknown user; nothing is written for the device but its status")
     func refusals() throws {
         let agent = try SNMPDaemon(users: [Self.sha])
