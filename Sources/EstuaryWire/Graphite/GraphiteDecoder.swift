@@ -145,10 +145,22 @@ public struct GraphiteLineProtocolWriter {
     private let type = LineCache.Segment(key: "type", fixSlashes: false)
     private let typeInstance = LineCache.Segment(key: "type_instance", fixSlashes: false)
     private var points: [Point] = []
+    // What every line needs, taken out of the decoder once: reading them through the
+    // decoder's configuration would copy it (and retain its strings) for every line.
+    private let collectdPaths: Bool
+    private let maxLineLength: Int
+    private let schema: CollectdSchema
+    private let parser: GraphiteLineParser
+    private let mapper: WriteGraphitePathMapper
 
     public init(decoder: GraphiteDecoder) {
         self.decoder = decoder
         types = CachedTypeLookup(typesDB: decoder.mapper.typesDB)
+        collectdPaths = decoder.configuration.collectdPaths
+        maxLineLength = decoder.configuration.maxLineLength
+        schema = decoder.configuration.schema
+        parser = decoder.parser
+        mapper = decoder.mapper
     }
 
     /// Decodes every `\n`-separated line of `text` into `sink`; the last line needs no `\n`.
@@ -189,12 +201,11 @@ public struct GraphiteLineProtocolWriter {
     /// Decodes one line (without `\n`) into `sink`.
     mutating func decodeLine<Sink: ByteSink>(_ line: UnsafeRawBufferPointer, lineNumber: Int, now: Int64,
                                                     into sink: inout Sink) {
-        let configuration = decoder.configuration
-        if configuration.collectdPaths && line.count <= configuration.maxLineLength,
-           case .success(let parsed)? = decoder.parser.parse(line), parsed.tags.isEmpty {
+        if collectdPaths && line.count <= maxLineLength,
+           case .success(let parsed)? = parser.parse(line), parsed.tags.isEmpty {
             let path = UnsafeRawBufferPointer(rebasing: line[parsed.path])
             var lookup = types
-            if let identity = decoder.mapper.rawIdentity(of: path, lookup: &lookup),
+            if let identity = mapper.rawIdentity(of: path, lookup: &lookup),
                write(identity, path: path, value: parsed.value,
                      valueText: parsed.plainValueText.map { UnsafeRawBufferPointer(rebasing: line[$0]) },
                      timestamp: parsed.timestamp ?? now, into: &sink) {
@@ -218,7 +229,7 @@ public struct GraphiteLineProtocolWriter {
         func bytes(_ range: Range<Int>) -> UnsafeBufferPointer<UInt8> {
             UnsafeBufferPointer(start: base + range.lowerBound, count: range.count)
         }
-        let schema = decoder.configuration.schema
+        let schema = self.schema
         let clean: Bool = withBytes(of: identity.host, in: path) { hostBytes in
             withBytes(of: identity.dsName, in: path) { dsBytes in
                 // Every segment is updated (no short-circuit), so the next line compares against this one.

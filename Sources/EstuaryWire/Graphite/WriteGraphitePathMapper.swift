@@ -235,9 +235,20 @@ public struct WriteGraphitePathMapper: Sendable {
     /// Turns components into an identity, checking types and data-source names.
     struct Resolver<Lookup: CollectdTypeLookup> {
         let path: UnsafeRawBufferPointer
-        let options: WriteGraphiteOptions
+        /// The two options reading components needs (not the whole options value: its
+        /// strings would be retained and released for every line).
+        let dropDuplicateFields: Bool
+        let alwaysAppendDS: Bool
         let host: PathName
         var lookup: Lookup
+
+        init(path: UnsafeRawBufferPointer, options: WriteGraphiteOptions, host: PathName, lookup: Lookup) {
+            self.path = path
+            dropDuplicateFields = options.dropDuplicateFields
+            alwaysAppendDS = options.alwaysAppendDS
+            self.host = host
+            self.lookup = lookup
+        }
 
         func bytes(_ range: Range<Int>) -> UnsafeBufferPointer<UInt8> {
             UnsafeBufferPointer(start: path.baseAddress!.assumingMemoryBound(to: UInt8.self) + range.lowerBound,
@@ -267,8 +278,8 @@ public struct WriteGraphitePathMapper: Sendable {
             let ds: Range<Int>? = components.count == 3 ? components[2] : nil
             let (type, typeInstance) = splitAtDash(components[1])
             let normal = resolve(plugin: plugin, pluginInstance: pluginInstance, type: type, typeInstance: typeInstance, ds: ds)
-            if let normal, !normal.unknownType || !options.dropDuplicateFields { return normal }
-            if options.dropDuplicateFields {
+            if let normal, !normal.unknownType || !dropDuplicateFields { return normal }
+            if dropDuplicateFields {
                 // DropDuplicateFields shortened a type equal to the plugin: the type segment is
                 // the type instance alone (`memory.used`), or, before a data-source name, it was
                 // left out (`load.shortterm`). Only readings with a known type are taken.
@@ -319,12 +330,12 @@ public struct WriteGraphitePathMapper: Sendable {
             if type.isEmpty { return nil }
             guard let sources = lookup.dataSources(of: bytes(type)) else {
                 // Unknown type: trust the path's shape.
-                if options.alwaysAppendDS && ds == nil { return nil }
+                if alwaysAppendDS && ds == nil { return nil }
                 return CollectdRawPathIdentity(host: host, plugin: plugin, pluginInstance: pluginInstance, type: type,
                                                typeInstance: typeInstance, dsName: ds.map { .bytes($0) } ?? .text("value"),
                                                unknownType: true)
             }
-            let appended = sources.count > 1 || options.alwaysAppendDS
+            let appended = sources.count > 1 || alwaysAppendDS
             if let ds {
                 let dsBytes = bytes(ds)
                 guard appended, sources.contains(where: { Self.equal($0.name, dsBytes) }) else { return nil }
