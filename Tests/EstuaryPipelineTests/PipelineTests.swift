@@ -21,7 +21,10 @@ func graphiteInput(tcp: TCPListenerOptions? = TCPListenerOptions(listen: try! So
     GraphiteInputSettings(
         name: "graphite", tcp: tcp,
         udp: udp ? UDPReceiverOptions(listen: try! SocketAddress(host: "127.0.0.1", port: 0), tickInterval: 0.05) : nil,
-        decoder: GraphiteDecoder(configuration: GraphiteDecoderConfiguration(collectdPaths: true, templates: try! GraphiteTemplateSet([])),
+        // The decoder gets the listener's max_line_length, as the daemon's assembly does: a long
+        // line that arrives in one read is the decoder's to reject.
+        decoder: GraphiteDecoder(configuration: GraphiteDecoderConfiguration(collectdPaths: true, templates: try! GraphiteTemplateSet([]),
+                                                                             maxLineLength: tcp?.maxLineLength ?? 16384),
                                  typesDB: Fixtures.typesDB))
 }
 
