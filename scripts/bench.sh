@@ -6,6 +6,8 @@
 #      carbon-c-relay relaying the same lines to a counting TCP sink
 #   3. collectd datagrams over UDP at rising rates into Estuary, against InfluxDB 1.6.7's own
 #      [[collectd]] listener: the highest rate with zero loss for each
+#   4. the SNMP poller: 10,000 simulated 48-port switches every 60 s, healthy and with a bad
+#      mix, against a poller made of net-snmp's tools (scripts/bench-snmp.sh; ~12 minutes)
 # Figures go to stdout; Docs/performance.md records a run with this command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +43,7 @@ if [ "$(sysctl -n net.core.rmem_max)" -lt "$udp_buffer" ]; then
   sysctl -qw net.core.rmem_max=$udp_buffer 2>/dev/null || echo "note: cannot raise net.core.rmem_max; UDP buffers stay at $(sysctl -n net.core.rmem_max) bytes"
 fi
 
-sections=${BENCH_SECTIONS:-"1 2 3"}
+sections=${BENCH_SECTIONS:-"1 2 3 4"}
 if [[ " $sections " == *" 1 "* ]]; then
 echo "== 1. decode to line protocol, one core =="
 $release/estuary-bench $fixtures "${BENCH_SECONDS:-3}"
@@ -175,4 +177,10 @@ d=json.load(sys.stdin); print(sum(v[1] for r in d["results"] for s in r.get("ser
 done
 echo "highest rate without loss: estuary $estuary_best datagrams/s ($(( estuary_best * values_per_datagram )) values/s), influxdb $influx_best datagrams/s ($(( influx_best * values_per_datagram )) values/s)"
 echo "estuary peak RSS: $(rss_mb $estuary) MiB"
+fi
+
+if [[ " $sections " == *" 4 "* ]]; then
+  # The SNMP poller at 10,000 devices against net-snmp's tools (its own script: it needs the
+  # device farm of ../shared, and skips itself without it).
+  scripts/bench-snmp.sh
 fi

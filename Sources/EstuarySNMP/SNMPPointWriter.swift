@@ -12,6 +12,17 @@ public final class SNMPDeviceState {
     var lastMonotonic: UInt64?
     /// The ifIndex values the last label walk saw: an interface outside them needs a refresh.
     public private(set) var labelledIndexes: Set<UInt> = []
+    /// The interface names of the last poll, kept while the device's rows stay the same
+    /// (names only change with a refresh): routine polls reuse them and their escaped tags.
+    var naming: NamingPlan?
+
+    struct NamingPlan {
+        var ifIndexes: [UInt]
+        var names: [String]
+        var instanceTags: [[UInt8]]
+        var unlabelled: Bool
+    }
+
     /// sysUpTime and ifNumber of the last poll, for the next poll's refresh trigger.
     public internal(set) var sysUpTime: UInt32?
     public internal(set) var ifNumber: Int64?
@@ -116,7 +127,6 @@ public struct SNMPPointWriter: Sendable {
     private static let rxMeasurement = LineProtocolPieces.escaped("interface_rx", kind: .measurement)
     private static let txMeasurement = LineProtocolPieces.escaped("interface_tx", kind: .measurement)
     private static let typeNames = ["if_octets", "if_packets", "if_errors", "if_dropped"].map { Array(",type=\($0) value=".utf8) }
-    private static let instanceTag = Array(",instance=".utf8)
     private static let interfaceStatusBytes = LineProtocolPieces.escaped(interfaceStatusMeasurement, kind: .measurement)
     private static let ifIndexField = Array(" ifindex=".utf8)
     private static let adminField = Array(",admin_status=".utf8)
@@ -145,15 +155,11 @@ public struct SNMPPointWriter: Sendable {
             }
         }
         var seen: [UInt: SNMPDeviceState.InterfaceHistory] = [:]
-        var instance: [UInt8] = []
         var rx: [UInt8] = [], tx: [UInt8] = []
-        instance.reserveCapacity(64)
         for (position, row) in rows.rowNumbers.enumerated() {
             let name = rows.names[position]
             let ifIndex = rows.ifIndexes[position]
-            instance.removeAll(keepingCapacity: true)
-            instance.append(contentsOf: Self.instanceTag)
-            LineProtocolPieces.appendName(name, kind: .tagValue, into: &instance)
+            let instance = rows.instanceTags[position]
             rx.removeAll(keepingCapacity: true)
             rx += Self.rxMeasurement
             rx += hostBytes
@@ -403,6 +409,8 @@ struct InterfaceRows {
     var unlabelled = false
     /// This poll walked the labels (ifDescr, ifAlias): a refresh.
     var labelsWalked = false
+    /// `,instance=<escaped name>` per row, in `rowNumbers` order.
+    var instanceTags: [[UInt8]] = []
 
     static let columnsByOID: [SNMPObjectIdentifier: IFMIB.Column] = {
         var map: [SNMPObjectIdentifier: IFMIB.Column] = [:]
@@ -435,9 +443,19 @@ struct InterfaceRows {
             state.labelledIndexesReplace(Set(fresh.keys))
         }
         labels = state.labels
-        var counts: [String: Int] = [:]
         for row in 0..<table.rowCount where table.indexes[row].count == 1 {
-            let ifIndex = table.indexes[row][0]
+            rowNumbers.append(row)
+            ifIndexes.append(table.indexes[row][0])
+        }
+        if !labelsWalked, nameAt < 0, let plan = state.naming, plan.ifIndexes == ifIndexes {
+            names = plan.names
+            instanceTags = plan.instanceTags
+            unlabelled = plan.unlabelled
+            return
+        }
+        var counts: [String: Int] = [:]
+        for (position, row) in rowNumbers.enumerated() {
+            let ifIndex = ifIndexes[position]
             var name = ""
             if nameAt >= 0, let value = table.value(row: row, column: nameAt) {
                 name = value.text
@@ -447,14 +465,19 @@ struct InterfaceRows {
             if name.isEmpty { name = descr(row: row, ifIndex: ifIndex) ?? "" }
             if name.isEmpty { name = "ifIndex\(ifIndex)" }
             if !state.labelledIndexes.contains(ifIndex) { unlabelled = true }
-            rowNumbers.append(row)
-            ifIndexes.append(ifIndex)
             names.append(name)
             counts[name, default: 0] += 1
         }
         for i in names.indices where counts[names[i], default: 0] > 1 {
             names[i] += "-\(ifIndexes[i])"
         }
+        instanceTags = names.map { name in
+            var tag = Array(",instance=".utf8)
+            LineProtocolPieces.appendName(name, kind: .tagValue, into: &tag)
+            return tag
+        }
+        state.naming = SNMPDeviceState.NamingPlan(ifIndexes: ifIndexes, names: names, instanceTags: instanceTags,
+                                                  unlabelled: unlabelled)
     }
 
     func value(row: Int, _ column: IFMIB.Column) -> SNMPValue? {

@@ -14,7 +14,7 @@ let quietLogger: Logger = {
 }()
 
 /// Polls an agent on loopback once, as the daemon's first poll of a device does.
-func pollOnce(port: UInt16, credentials: SNMPCredentials, timeout: Double = 1, retries: Int = 1,
+func pollOnce(port: UInt16, credentials: SNMPCredentials, timeout: Double = 3, retries: Int = 1,
               scalars: [SNMPScalarSpec] = [], tables: [SNMPTableSpec] = []) throws -> SNMPPollSample {
     let device = SNMPDeviceSettings(target: SNMPTarget(host: "127.0.0.1", port: port), credentials: credentials,
                                     timeout: timeout, retries: retries, tables: tables, scalars: scalars)
