@@ -141,7 +141,7 @@ public struct DevicePoll: Sendable {
     }
 
     /// Takes the answer to the last request.
-    public mutating func receive<Response: SNMPResponseSource>(_ response: Response) -> DevicePollAction {
+    public mutating func receive(_ response: SNMPResponse) -> DevicePollAction {
         guard outcome == nil, lastRequest != nil else { return .finished }
         responses += 1
         answered = true
@@ -330,7 +330,7 @@ public struct DevicePoll: Sendable {
     }
 
     /// Reads the scalars at the front of a main-walk answer; returns how many bindings they took.
-    private mutating func takeScalars<Response: SNMPResponseSource>(_ response: Response) -> Int {
+    private mutating func takeScalars(_ response: SNMPResponse) -> Int {
         let inFlight = scalarsInFlight
         guard !inFlight.isEmpty else { return 0 }
         var position = 0
@@ -345,7 +345,7 @@ public struct DevicePoll: Sendable {
         return inFlight.count
     }
 
-    private mutating func takeGets<Response: SNMPResponseSource>(_ response: Response) {
+    private mutating func takeGets(_ response: SNMPResponse) {
         let pending = getsPending
         var position = 0
         response.forEachVarBind { name, value in

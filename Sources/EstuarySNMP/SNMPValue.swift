@@ -101,34 +101,58 @@ public enum SNMPValue: Sendable, Hashable {
     }
 }
 
-/// A response PDU as the poll state machines read it: the error status and index, and its
-/// variable bindings in order, each a name (valid only during the visit) and a value.
-/// The poller's libnetsnmp side reads the library's PDU through this; tests use arrays.
-public protocol SNMPResponseSource {
-    var errorStatus: Int { get }
-    var errorIndex: Int { get }
-    /// How many variable bindings there are (without reading their values).
-    var varbindCount: Int { get }
-    func forEachVarBind(_ body: (UnsafeBufferPointer<UInt>, SNMPValue) -> Void)
-}
-
-/// A response held in arrays: for tests, and for `estuary snmp` replays.
-public struct SNMPResponse: SNMPResponseSource, Sendable {
+/// A response PDU as the poll state machines read it: the error status and index, and the
+/// variable bindings in order, names laid out one after another. The poller fills one
+/// (reused, so reading a response allocates nothing once it has grown) from libnetsnmp's PDU;
+/// tests build them from arrays.
+public struct SNMPResponse: Sendable {
     public var errorStatus: Int
     public var errorIndex: Int
-    public var varbinds: [(SNMPObjectIdentifier, SNMPValue)]
+    /// Every name's components, one after another.
+    private var names: [UInt] = []
+    /// Where each name ends in `names`.
+    private var nameEnds: [Int] = []
+    private var values: [SNMPValue] = []
 
-    public init(errorStatus: Int = 0, errorIndex: Int = 0, varbinds: [(SNMPObjectIdentifier, SNMPValue)]) {
+    public init(errorStatus: Int = 0, errorIndex: Int = 0) {
         self.errorStatus = errorStatus
         self.errorIndex = errorIndex
-        self.varbinds = varbinds
     }
 
-    public var varbindCount: Int { varbinds.count }
-
-    public func forEachVarBind(_ body: (UnsafeBufferPointer<UInt>, SNMPValue) -> Void) {
+    public init(errorStatus: Int = 0, errorIndex: Int = 0, varbinds: [(SNMPObjectIdentifier, SNMPValue)]) {
+        self.init(errorStatus: errorStatus, errorIndex: errorIndex)
         for (name, value) in varbinds {
-            name.components.withUnsafeBufferPointer { body($0, value) }
+            name.components.withUnsafeBufferPointer { append(name: $0, value: value) }
+        }
+    }
+
+    /// Empties the response for the next one, keeping its memory.
+    public mutating func reset(errorStatus: Int, errorIndex: Int) {
+        self.errorStatus = errorStatus
+        self.errorIndex = errorIndex
+        names.removeAll(keepingCapacity: true)
+        nameEnds.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
+    }
+
+    public mutating func append(name: UnsafeBufferPointer<UInt>, value: SNMPValue) {
+        names.append(contentsOf: name)
+        nameEnds.append(names.count)
+        values.append(value)
+    }
+
+    public var varbindCount: Int { values.count }
+
+    /// Calls `body` with each binding in order; the name is valid only during the call.
+    @inline(__always)
+    public func forEachVarBind(_ body: (UnsafeBufferPointer<UInt>, SNMPValue) -> Void) {
+        names.withUnsafeBufferPointer { all in
+            var start = 0
+            for i in 0..<values.count {
+                let end = nameEnds[i]
+                body(UnsafeBufferPointer(rebasing: all[start..<end]), values[i])
+                start = end
+            }
         }
     }
 }

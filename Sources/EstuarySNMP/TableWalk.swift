@@ -16,11 +16,23 @@ public struct TableWalk: Sendable {
     public private(set) var nonIncreasing = 0
     /// Variable bindings taken into the table.
     public private(set) var accepted = 0
+    /// Every column's OID, one after another, and where each starts (one more entry at the
+    /// end): prefix checks read these without touching the table's arrays per binding.
+    private var prefixes: [UInt] = []
+    private var prefixStarts: [Int] = [0]
 
     public init(columns: [SNMPObjectIdentifier]) {
         table = SNMPTable(columns: columns)
         continueFrom = columns.map(\.components)
         finished = Array(repeating: false, count: columns.count)
+        addPrefixes(columns)
+    }
+
+    private mutating func addPrefixes(_ columns: [SNMPObjectIdentifier]) {
+        for column in columns {
+            prefixes += column.components
+            prefixStarts.append(prefixes.count)
+        }
     }
 
     public var columns: [SNMPObjectIdentifier] { table.columns }
@@ -56,65 +68,85 @@ public struct TableWalk: Sendable {
     /// something else (GETBULK non-repeaters). Returns whether the walk moved on (a value
     /// taken or a column ended); a response that does neither would repeat forever.
     @discardableResult
-    public mutating func absorb<Response: SNMPResponseSource>(_ response: Response, skip: Int) -> Bool {
+    public mutating func absorb(_ response: SNMPResponse, skip: Int) -> Bool {
         let width = requested.count
         guard width > 0 else { return false }
-        var position = 0
         var progressed = false
-        // The last index taken per requested column in this response: one component (an
-        // ifIndex) is kept without allocating.
-        var lastSingle = [UInt](repeating: 0, count: width)
-        var lastPath = [[UInt]?](repeating: nil, count: width)
-        var taken = [Bool](repeating: false, count: width)
-        response.forEachVarBind { name, value in
-            defer { position += 1 }
-            guard position >= skip else { return }
-            let slot = (position - skip) % width
-            let column = requested[slot]
-            guard !finished[column] else { return }
-            if case .endOfMibView = value {
-                finished[column] = true
-                progressed = true
-                return
-            }
-            let columnOID = table.columns[column]
-            guard columnOID.isStrictPrefix(of: name), !value.isException else {
-                finished[column] = true
-                progressed = true
-                return
-            }
-            let suffix = UnsafeBufferPointer(rebasing: name[columnOID.components.count...])
-            // Must come after what was asked for, or what this response gave before.
-            let after: Bool
-            if taken[slot] {
-                if let path = lastPath[slot] {
-                    after = path.withUnsafeBufferPointer { SNMPObjectIdentifier.compare(suffix, $0) > 0 }
-                } else {
-                    after = suffix[0] != lastSingle[slot] ? suffix[0] > lastSingle[slot] : suffix.count > 1
+        // Per requested column, in this response: whether a value was taken, and the last
+        // index taken (one component, an ifIndex, kept without allocating; longer ones in
+        // `lastPaths`). On the stack: a response allocates nothing here.
+        withUnsafeTemporaryAllocation(of: UInt.self, capacity: width) { lastSingle in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: width) { state in
+                // state: 0 nothing yet, 1 taken, 2 ended in this response
+                state.initialize(repeating: 0)
+                lastSingle.initialize(repeating: 0)
+                var lastPaths: [Int: [UInt]] = [:]
+                var position = 0
+                prefixes.withUnsafeBufferPointer { oids in
+                    response.forEachVarBind { name, value in
+                        defer { position += 1 }
+                        guard position >= skip else { return }
+                        let slot = (position - skip) % width
+                        if state[slot] == 2 { return }
+                        let column = requested[slot]
+                        if finished[column] { return }
+                        if case .endOfMibView = value {
+                            state[slot] = 2
+                            progressed = true
+                            return
+                        }
+                        // In the column: the column's OID, then at least one more component.
+                        let start = prefixStarts[column], length = prefixStarts[column + 1] - start
+                        var inColumn = name.count > length && !value.isException
+                        var i = 0
+                        while inColumn && i < length {
+                            if oids[start + i] != name[i] { inColumn = false }
+                            i += 1
+                        }
+                        guard inColumn else {
+                            state[slot] = 2
+                            progressed = true
+                            return
+                        }
+                        let suffix = UnsafeBufferPointer(rebasing: name[length...])
+                        // After what was asked for, or what this response gave before.
+                        let after: Bool
+                        if state[slot] == 1 {
+                            if let path = lastPaths[slot] {
+                                after = path.withUnsafeBufferPointer { SNMPObjectIdentifier.compare(suffix, $0) > 0 }
+                            } else {
+                                after = suffix[0] != lastSingle[slot] ? suffix[0] > lastSingle[slot] : suffix.count > 1
+                            }
+                        } else {
+                            after = continueFrom[column].withUnsafeBufferPointer { SNMPObjectIdentifier.compare(name, $0) > 0 }
+                        }
+                        guard after else {
+                            state[slot] = 2
+                            nonIncreasing += 1
+                            progressed = true
+                            return
+                        }
+                        table.set(value, column: column, index: suffix)
+                        accepted += 1
+                        progressed = true
+                        if state[slot] == 0 { state[slot] = 1 }
+                        if suffix.count == 1 {
+                            lastSingle[slot] = suffix[0]
+                            if !lastPaths.isEmpty { lastPaths[slot] = nil }
+                        } else {
+                            lastPaths[slot] = Array(suffix)
+                        }
+                    }
                 }
-            } else {
-                after = continueFrom[column].withUnsafeBufferPointer { SNMPObjectIdentifier.compare(name, $0) > 0 }
+                for slot in 0..<width {
+                    let column = requested[slot]
+                    if state[slot] == 2 {
+                        finished[column] = true
+                    } else if state[slot] == 1 {
+                        continueFrom[column] = table.columns[column].components + (lastPaths[slot] ?? [lastSingle[slot]])
+                    }
+                }
             }
-            guard after else {
-                finished[column] = true
-                nonIncreasing += 1
-                progressed = true
-                return
-            }
-            table.set(value, column: column, index: suffix)
-            accepted += 1
-            progressed = true
-            taken[slot] = true
-            if suffix.count == 1 {
-                lastSingle[slot] = suffix[0]
-                lastPath[slot] = nil
-            } else {
-                lastPath[slot] = Array(suffix)
-            }
-        }
-        for slot in 0..<width where taken[slot] {
-            let column = requested[slot]
-            continueFrom[column] = table.columns[column].components + (lastPath[slot] ?? [lastSingle[slot]])
         }
         return progressed
     }
@@ -133,6 +165,7 @@ public struct TableWalk: Sendable {
         }
         table = bigger
         continueFrom += more.map(\.components)
+        addPrefixes(more)
         finished += Array(repeating: false, count: more.count)
     }
 }

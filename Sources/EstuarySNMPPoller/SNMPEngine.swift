@@ -56,6 +56,8 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
     private var nextToken: UInt64 = 1
     private var keys = KeyCache()
     private var errorText = [CChar](repeating: 0, count: 512)
+    /// The response being read (reused: no allocation per response once grown).
+    private var responseScratch = SNMPResponse()
 
     private static let wakeData: UInt64 = .max
 
@@ -634,7 +636,8 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
                 slot.step = .discovered
                 return
             }
-            slot.step = .action(slot.poll!.receive(NetSNMPResponse(pdu: pdu)))
+            NetSNMPResponse(pdu: pdu).copy(into: &responseScratch)
+            slot.step = .action(slot.poll!.receive(responseScratch))
         case NETSNMP_CALLBACK_OP_TIMED_OUT:
             slot.step = .action(slot.poll!.timedOut())
         case NETSNMP_CALLBACK_OP_SEND_FAILED:
