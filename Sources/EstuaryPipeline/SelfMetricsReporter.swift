@@ -73,7 +73,8 @@ final class SelfMetricsReporter: @unchecked Sendable {  // state confined to `qu
             defer { previous[key] = value }
             return value - (previous[key] ?? 0)
         }
-        let received = delta("estuary_input.points")
+        // Points in: from the listeners and from SNMP polls.
+        let received = delta("estuary_input.points") + delta("estuary_snmp.lines")
         let rejected = delta("estuary_input.rejected")
         let written = delta("estuary_output.written_lines")
         let dropped = delta("estuary_output.dropped_lines")
@@ -82,10 +83,16 @@ final class SelfMetricsReporter: @unchecked Sendable {  // state confined to `qu
         let replayed = delta("estuary_output.replayed_lines")
         let queued = totals["estuary_output.queue_lines"] ?? 0
         let kernelDrops = delta("estuary_input.kernel_drops")
+        var snmp = ""
+        if totals["estuary_snmp.devices"] != nil {
+            let timedOut = delta("estuary_snmp.polls_timeout"), failed = delta("estuary_snmp.polls_failed")
+            let polls = delta("estuary_snmp.polls_complete") + timedOut + failed
+            snmp = "; SNMP: \(polls) polls, \(timedOut) timed out, \(failed) failed, \(delta("estuary_snmp.late")) late"
+        }
         logger.info("""
             last \(Int(interval))s: \(received) points in, \(written) lines written, \(rejected) rejected, \
             \(dropped) dropped, \(retried) retried, \(spooled) spooled, \(replayed) replayed, \(queued) queued, \
-            \(kernelDrops) lost in the kernel
+            \(kernelDrops) lost in the kernel\(snmp)
             """)
     }
 }
