@@ -71,6 +71,17 @@ struct SNMPDaemonTests {
         }
     }
 
+    @Test("an agent on IPv6 loopback ([::1]:port)")
+    func ipv6() throws {
+        let agent = try SNMPDaemon(ipv6: true)
+        let device = SNMPDeviceSettings(target: try SNMPTargetList.address("[::1]:\(agent.port)"), credentials: v2c("public"),
+                                        timeout: 3, retries: 1)
+        let sample = try #require(SNMPSinglePoll.poll(device, timeLimit: 30, logger: quietLogger))
+        #expect(sample.poll.outcome == .complete)
+        #expect(sample.device.agent == "[::1]:\(agent.port)")
+        #expect(value(points(sample), "interface_rx", instance: "lo", type: "if_octets") != nil)
+    }
+
     @Test("a v1-only device: SNMPv1 polls it (32-bit counters), v2c gets no answer and says so")
     func v1Only() throws {
         let agent = try SNMPDaemon(communities: [], v1OnlyCommunities: ["oldie"])

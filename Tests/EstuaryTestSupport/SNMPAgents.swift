@@ -41,13 +41,16 @@ public final class SNMPDaemon: @unchecked Sendable {
     public static var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: binary) }
 
     /// `v1OnlyCommunities` answer SNMPv1 requests only (an agent that speaks nothing newer).
+    /// `ipv6`: listen on [::1] instead of 127.0.0.1.
     public init(communities: [String] = ["public"], v1OnlyCommunities: [String] = [], users: [User] = [],
-                sysName: String = "snmpd-under-test", lifetime: Double = 300) throws {
+                sysName: String = "snmpd-under-test", ipv6: Bool = false, lifetime: Double = 300) throws {
         guard Self.isInstalled else { throw SNMPAgentError("\(Self.binary) not found (install the snmpd package)") }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("estuary-snmpd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("persist"), withIntermediateDirectories: true)
         var lines = ["sysName \(sysName)", "sysLocation test rack", "sysContact tests@example.org"]
-        for community in communities { lines.append("rocommunity \(community) 127.0.0.1") }
+        for community in communities {
+            lines.append(ipv6 ? "rocommunity6 \(community) ::1" : "rocommunity \(community) 127.0.0.1")
+        }
         if !v1OnlyCommunities.isEmpty {
             lines.append("view estuaryall included .1")
             for community in v1OnlyCommunities {
@@ -71,10 +74,11 @@ public final class SNMPDaemon: @unchecked Sendable {
             let child = try ChildProcess(path: "/usr/bin/timeout", arguments: [
                 "-s", "KILL", "\(Int(lifetime))", Self.binary, "-f", "-Lf", directory.appendingPathComponent("snmpd.log").path,
                 "-C", "-c", configuration.path, "-M", "/dev/null", "-m", "", "-p", directory.appendingPathComponent("snmpd.pid").path,
-                "udp:127.0.0.1:\(candidate)",
+                ipv6 ? "udp6:[::1]:\(candidate)" : "udp:127.0.0.1:\(candidate)",
             ], outputPath: directory.appendingPathComponent("stdout.log").path)
             if SNMPTools.waitUntilAnswering(port: candidate, community: communities.first ?? v1OnlyCommunities.first ?? "public",
-                                            version: communities.isEmpty ? "1" : "2c", timeout: 10) {
+                                            version: communities.isEmpty ? "1" : "2c", host: ipv6 ? "udp6:[::1]" : "127.0.0.1",
+                                            timeout: 10) {
                 started = (child, candidate)
                 break
             }
@@ -189,13 +193,14 @@ public final class SilentUDPPeer: @unchecked Sendable {
 /// net-snmp's command-line tools, for readiness checks.
 public enum SNMPTools {
     /// Polls sysName with `snmpget` until the agent answers or `timeout` passes.
-    public static func waitUntilAnswering(port: UInt16, community: String, version: String = "2c", timeout: Double) -> Bool {
+    public static func waitUntilAnswering(port: UInt16, community: String, version: String = "2c", host: String = "127.0.0.1",
+                                          timeout: Double) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("snmpget-\(UUID().uuidString).log")
             defer { try? FileManager.default.removeItem(at: log) }
             if let child = try? ChildProcess(path: "/usr/bin/snmpget", arguments: [
-                "-v\(version)", "-c", community, "-t", "0.3", "-r", "0", "-m", "", "127.0.0.1:\(port)", "1.3.6.1.2.1.1.5.0",
+                "-v\(version)", "-c", community, "-t", "0.3", "-r", "0", "-m", "", "\(host):\(port)", "1.3.6.1.2.1.1.5.0",
             ], outputPath: log.path) {
                 _ = child.waitForExit(timeout: 3)
                 if child.terminationStatus == 0 { return true }
