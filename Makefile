@@ -1,7 +1,7 @@
 # Estuary: the two set-up commands are `make run` and `make test` (see README.md).
 SWIFT ?= swift
 FIXTURES := Tests/EstuaryWireTests/Fixtures/collectd
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 12
 BENCH_SECONDS ?= 3
 
 .PHONY: all deps build test fuzz fuzz-smoke bench run lint clean

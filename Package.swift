@@ -83,6 +83,8 @@ let package = Package(
         .target(name: "FuzzCollectd", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzCollectd"),
         .target(name: "FuzzGraphite", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzGraphite"),
         .target(name: "FuzzLineProtocol", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzLineProtocol"),
+        .target(name: "FuzzTemplates", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzTemplates"),
+        .target(name: "FuzzConfig", dependencies: ["EstuaryConfig"], path: "Fuzz/FuzzConfig"),
 
         // Shared by the test targets: golden fixtures, point comparison, a real influxd, a scripted HTTP server.
         .target(name: "EstuaryTestSupport", dependencies: ["EstuaryModel", "EstuaryWire", "EstuaryCompression"],

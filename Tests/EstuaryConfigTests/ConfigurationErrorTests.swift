@@ -227,6 +227,30 @@ let errorCases: [ErrorCase] = [
               line: 2, keyPath: "", message: "syntax error: "),
     ErrorCase(name: "duplicate key", text: "[[inputs.collectd]]\nlisten = \"a:1\"\nlisten = \"b:2\"\n",
               line: 3, keyPath: "", message: "syntax error: "),
+    // Found by FuzzConfig: headers whose key starts with a character no key starts with made
+    // TOMLKit's parser (toml++) abort the process on an assertion (check-config, start, SIGHUP).
+    ErrorCase(name: "fuzz: header key starting with ')'",
+              text: "health_listen = \"127.0.0.1:8125\"\n[[)nputs.graphite]]\ntemplatesp = \":2003\"\n",
+              line: 2, keyPath: "", message: "syntax error: a table header needs a key: expected a letter, digit, '_', '-' or a quote, saw ')'"),
+    ErrorCase(name: "fuzz: '}' as an array element", text: "a = [1,\n}]\n", line: 2, keyPath: "",
+              message: "syntax error: expected an array element, saw '}'"),
+    ErrorCase(name: "fuzz: a Unicode line separator as an array element", text: "[[inputs.graphite]]\ntemplates = [\u{2028}]\n",
+              line: 2, keyPath: "", message: "saw '\u{2028}'"),
+    ErrorCase(name: "fuzz: '[[['", text: "[[[inpuoltle[inpuoltle\n", line: 1, keyPath: "", message: "saw '['"),
+    ErrorCase(name: "'[ [' is TOMLKit's error", text: "[ [x]]\n", line: 1, keyPath: "", message: "contiguous"),
+    ErrorCase(name: "fuzz: a lone '['", text: "[[inputs.collectd]]\nlisten = \":1\"\n[\n",
+              line: 3, keyPath: "", message: "saw the end of the line"),
+    ErrorCase(name: "fuzz: '[ ' then a bad character", text: "[ \u{00e9}x]\n", line: 1, keyPath: "", message: "saw 'é'"),
+    ErrorCase(name: "fuzz: an earlier syntax error is reported first", text: "a = = 1\n[[)x]]\n",
+              line: 1, keyPath: "", message: "syntax error: "),
+    ErrorCase(name: "'[' inside a multi-line array is not a header", text: """
+              [[inputs.graphite]]
+              listen_tcp = ":2003"
+              templates = [
+              [
+              ]
+              [[outputs.influxdb]]
+              """, line: 6, keyPath: "", message: "syntax error: Error while parsing array"),
 ]
 
 @Suite("configuration errors")
