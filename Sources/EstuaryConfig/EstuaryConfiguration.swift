@@ -89,7 +89,7 @@ public struct EstuaryConfiguration: Sendable {
 
     /// The keys allowed before the first table.
     static let globalKeys = ["data_dir", "hostname", "log_level", "metrics_interval", "shutdown_timeout",
-                             "batch_lines", "batch_interval"]
+                             "batch_lines", "batch_interval", "health_listen"]
 
     static func read(_ root: TOMLTable, diagnostics: Diagnostics) -> EstuaryConfiguration {
         var configuration = EstuaryConfiguration()
@@ -167,6 +167,7 @@ public struct EstuaryConfiguration: Sendable {
         global.shutdownTimeout = reader.duration("shutdown_timeout", default: global.shutdownTimeout, range: 0.1...3600)
         global.batchLines = reader.int("batch_lines", default: global.batchLines, range: 1...1_000_000)
         global.batchInterval = reader.duration("batch_interval", default: global.batchInterval, range: 0.001...60)
+        global.healthListen = reader.address("health_listen")
         return global
     }
 
@@ -228,6 +229,7 @@ public struct EstuaryConfiguration: Sendable {
 
     static func checkListenConflicts(_ configuration: EstuaryConfiguration, diagnostics: Diagnostics) {
         var bindings: [(proto: String, address: ListenAddress, keyPath: String)] = []
+        if let health = configuration.global.healthListen { bindings.append(("tcp", health, "health_listen")) }
         for (index, input) in configuration.collectdInputs.enumerated() {
             bindings.append(("udp", input.listen, "inputs.collectd[\(index)].listen"))
         }
