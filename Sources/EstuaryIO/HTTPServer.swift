@@ -276,6 +276,14 @@ public final class HTTPServer: @unchecked Sendable {  // state confined to `queu
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
             break  // the client went away
         }
+        // Closing with unread bytes (a body we did not read) would reset the connection and
+        // could cost the client our answer: end our side, take what already arrived.
+        _ = Glibc.shutdown(connection.fd, Int32(SHUT_WR))
+        var sink = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<16 {
+            let n = sink.withUnsafeMutableBytes { Glibc.recv(connection.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n <= 0 { break }
+        }
         drop(connection)
     }
 
