@@ -22,7 +22,9 @@ test: build lint
 fuzz: deps
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
-# Decode throughput, then the end-to-end comparisons (carbon-c-relay, InfluxDB's collectd listener).
+# Decode throughput, the end-to-end comparisons (carbon-c-relay, InfluxDB's collectd listener),
+# then a 30-minute soak into a real InfluxDB restarted every 5 minutes. Pick sections with
+# BENCH_SECTIONS="1 2 3" (skips the soak); SOAK_SECONDS shortens it.
 bench:
 	ESTUARY_BENCH_DEPS=1 scripts/install-deps.sh
 	BENCH_SECONDS=$(BENCH_SECONDS) scripts/bench.sh
