@@ -191,7 +191,7 @@ graphite_rate=${SOAK_GRAPHITE_RATE:-500}; collectd_rate=${SOAK_COLLECTD_RATE:-50
 echo "== 4. soak: ${soak_seconds} s of graphite TCP ($graphite_rate lines/s) + collectd UDP ($collectd_rate datagrams/s," \
   "$((collectd_rate * 40)) values/s) into InfluxDB, restarted every ${soak_restart} s (down ${soak_down} s) =="
 soak="$work/soak"; mkdir -p "$soak/influxdb"
-s_http=$(free_port); s_rpc=$(free_port); s_graphite=$(free_port); s_collectd=$(free_port)
+s_http=$(free_port); s_rpc=$(free_port); s_graphite=$(free_port); s_collectd=$(free_port); s_health=$(free_port)
 cat > "$soak/influxdb/influxdb.conf" <<CONF
 reporting-disabled = true
 bind-address = "127.0.0.1:$s_rpc"
@@ -215,6 +215,7 @@ cat > "$soak/estuary.toml" <<CONF
 data_dir = "$soak/data"
 log_level = "notice"
 metrics_interval = "10s"
+health_listen = "127.0.0.1:$s_health"
 [[inputs.graphite]]
 listen_tcp = "127.0.0.1:$s_graphite"
 collectd_paths = false
@@ -236,19 +237,21 @@ $tools graphite-count "$s_graphite" soak.graphite.count 0 "$graphite_count" "$gr
 $tools collectd-load "$s_collectd" "$collectd_rate" "$soak_seconds" soak-host >"$soak/collectd.sent" & c_load=$!; pids+=($c_load)
 spool_bytes() { du -sb "$soak/data/spool" 2>/dev/null | cut -f1 || echo 0; }
 rss_now() { awk '/VmRSS/{printf "%.1f\n", $2/1024}' "/proc/$1/status"; }
-echo "elapsed_s rss_mib spool_bytes influxd" > "$soak/samples.txt"
+health() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$s_health/health" || echo none; }
+echo "elapsed_s rss_mib spool_bytes health influxd" > "$soak/samples.txt"
 t0=$SECONDS; next_restart=$soak_restart
 while kill -0 $g_load 2>/dev/null || kill -0 $c_load 2>/dev/null; do
   elapsed=$((SECONDS - t0))
   state=up
   if [ $elapsed -ge $next_restart ] && [ $elapsed -lt $soak_seconds ]; then
     kill $s_influxd; wait $s_influxd 2>/dev/null || true
-    echo "$elapsed $(rss_now $s_estuary) $(spool_bytes) restarting" >> "$soak/samples.txt"
+    sleep 2  # long enough for a request to fail: /health says 503
+    echo "$elapsed $(rss_now $s_estuary) $(spool_bytes) $(health) restarting" >> "$soak/samples.txt"
     sleep "$soak_down"
     start_influxd
     next_restart=$((next_restart + soak_restart)); state=restarted
   fi
-  echo "$((SECONDS - t0)) $(rss_now $s_estuary) $(spool_bytes) $state" >> "$soak/samples.txt"
+  echo "$((SECONDS - t0)) $(rss_now $s_estuary) $(spool_bytes) $(health) $state" >> "$soak/samples.txt"
   sleep 10
 done
 # Catch-up: the spool drains and the counts stop moving (at most 10 minutes).
@@ -259,7 +262,7 @@ stored_counts() {
 d=json.load(sys.stdin); print(*[sum(v[1] for s in r.get("series",[]) for v in s["values"]) for r in d["results"]])'
 }
 last=""; for _ in $(seq 1 60); do
-  now=$(stored_counts); echo "$((SECONDS - t0)) $(rss_now $s_estuary) $(spool_bytes) catch-up" >> "$soak/samples.txt"
+  now=$(stored_counts); echo "$((SECONDS - t0)) $(rss_now $s_estuary) $(spool_bytes) $(health) catch-up" >> "$soak/samples.txt"
   [ "$now" = "$last" ] && [ "$(spool_bytes)" -lt 100000 ] && break; last=$now; sleep 10
 done
 read -r g_stored c_stored <<<"$(stored_counts)"
@@ -268,11 +271,12 @@ peak=$(rss_mb $s_estuary)
 kill -TERM $s_estuary; s_rc=0; wait $s_estuary || s_rc=$?
 echo "graphite (TCP):  sent $g_sent lines, stored $g_stored, lost $((g_sent - g_stored))"
 echo "collectd (UDP):  sent $c_sent values, stored $c_stored, lost $((c_sent - c_stored))"
-echo "estuary: peak RSS $peak MiB; exit code $s_rc; restarts of influxd: $(grep -c restarting "$soak/samples.txt")"
-awk 'NR>1 && $4!="catch-up" {n++; r[n]=$2; if ($3>maxs) maxs=$3}
+echo "estuary: peak RSS $peak MiB; exit code $s_rc; restarts of influxd: $(grep -c restarting "$soak/samples.txt");" \
+  "/health answers: $(awk 'NR>1 {print $4}' "$soak/samples.txt" | sort | uniq -c | tr -s ' ' | paste -sd, -)"
+awk 'NR>1 && $5!="catch-up" {n++; r[n]=$2; if ($3>maxs) maxs=$3}
      END {printf "RSS (MiB) over the run: first %s, at 25%% %s, 50%% %s, 75%% %s, last %s; largest spool %d bytes\n",
           r[1], r[int(n/4)], r[int(n/2)], r[int(3*n/4)], r[n], maxs}' "$soak/samples.txt"
-echo "samples (every 10 s): elapsed, RSS MiB, spool bytes, influxd"
-awk 'NR>1 && (NR % 6 == 2 || $4 != "up")' "$soak/samples.txt" | column -t
+echo "samples (every 10 s; every minute shown, and around each restart): elapsed s, RSS MiB, spool bytes, /health status, influxd"
+awk 'NR>1 && (NR % 6 == 2 || $5 != "up")' "$soak/samples.txt" | column -t
 grep -iE "error|warning" "$soak/estuary.log" | cut -c1-200 | sort | uniq -c | sort -rn | head -5 || true
 fi
