@@ -21,19 +21,19 @@ for harness in "${harnesses[@]}"; do
   # The same flags for every harness (one scratch build); C++ (the TOML parser under the
   # configuration) gets coverage and ASan too.
   if [ -z "${FUZZ_NO_BUILD:-}" ]; then
-  swift build -c release --scratch-path "$scratch" --target "$harness" -Xswiftc -sanitize=fuzzer,address \
-    -Xcxx -fsanitize=fuzzer-no-link,address >/dev/null
-  # An executable target's own main would shadow libFuzzer's, so link the objects here.
-  modules=(EstuaryModel EstuaryWire)
-  extra=()
-  [ "$harness" = FuzzConfig ] && { modules+=(EstuarySNMP EstuaryIO CTOML TOMLKit EstuaryConfig); extra=(-lstdc++); }
-  objects=()
-  for module in "${modules[@]}" "$harness"; do
-    while IFS= read -r object; do objects+=("$object"); done < <(find "$scratch/release/$module.build" -name '*.o' | sort)
-  done
-  # (ld.gold warns about every ASan helper symbol: keep the log for a failure only)
-  swiftc -sanitize=fuzzer,address "${objects[@]}" "${extra[@]}" -o "$scratch/bin/$harness" 2>"$scratch/link.log" \
-    || { grep -v "Cannot export local symbol" "$scratch/link.log" >&2; exit 1; }
+    swift build -c release --scratch-path "$scratch" --target "$harness" -Xswiftc -sanitize=fuzzer,address \
+      -Xcxx -fsanitize=fuzzer-no-link,address >/dev/null
+    # An executable target's own main would shadow libFuzzer's, so link the objects here.
+    modules=(EstuaryModel EstuaryWire)
+    extra=()
+    [ "$harness" = FuzzConfig ] && { modules+=(EstuarySNMP EstuaryIO CTOML TOMLKit EstuaryConfig); extra=(-lstdc++); }
+    objects=()
+    for module in "${modules[@]}" "$harness"; do
+      while IFS= read -r object; do objects+=("$object"); done < <(find "$scratch/release/$module.build" -name '*.o' | sort)
+    done
+    # (ld.gold warns about every ASan helper symbol: keep the log for a failure only)
+    swiftc -sanitize=fuzzer,address "${objects[@]}" "${extra[@]}" -o "$scratch/bin/$harness" 2>"$scratch/link.log" \
+      || { grep -v "Cannot export local symbol" "$scratch/link.log" >&2; exit 1; }
   fi
   corpus="$scratch/corpus/$harness"
   mkdir -p "$corpus"
