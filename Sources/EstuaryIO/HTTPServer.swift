@@ -63,6 +63,9 @@ public final class HTTPServer: @unchecked Sendable {  // state confined to `queu
     private var connections: [Int: Connection] = [:]
     private var nextID = 0
     private let served = Atomic<Int>(0)
+    /// A descriptor held in reserve, so that running out of descriptors closes the waiting
+    /// connection instead of leaving it in the backlog (and the accept source firing) for ever.
+    private var reserve: Int32 = -1
 
     /// Binds and listens (so a bad address fails at start with the errno).
     public init(options: HTTPServerOptions, handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse) throws(SocketError) {
@@ -80,6 +83,7 @@ public final class HTTPServer: @unchecked Sendable {  // state confined to `queu
         }
         self.socket = socket
         queue = DispatchQueue(label: "estuary.http", qos: .utility)
+        reserve = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
     }
 
     /// The address the server is bound to (the real port when the configuration said 0).
@@ -115,6 +119,8 @@ public final class HTTPServer: @unchecked Sendable {  // state confined to `queu
             acceptSource = nil
             for connection in connections.values { connection.finish() }
             connections.removeAll()
+            if reserve >= 0 { Glibc.close(reserve) }
+            reserve = -1
         }
     }
 
@@ -156,6 +162,13 @@ public final class HTTPServer: @unchecked Sendable {  // state confined to `queu
             let fd = accept(socket.fd, nil, nil)
             if fd < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
+                if (errno == EMFILE || errno == ENFILE) && reserve >= 0 {
+                    Glibc.close(reserve)
+                    let waiting = accept(socket.fd, nil, nil)
+                    if waiting >= 0 { Glibc.close(waiting) }
+                    reserve = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
+                    if waiting >= 0 { continue }
+                }
                 return
             }
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)

@@ -133,9 +133,9 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
     public func start() {
         let source = DispatchSource.makeReadSource(fileDescriptor: socket.fd, queue: acceptQueue)
         source.setEventHandler { @Sendable [weak self] in self?.acceptAll() }
-        source.setCancelHandler { @Sendable [socket, reserve] in
+        source.setCancelHandler { @Sendable [weak self, socket] in
             socket.close()
-            if reserve >= 0 { Glibc.close(reserve) }
+            self?.closeReserve()  // on the accept queue, where the reserve lives
         }
         acceptSource = source
         source.resume()
@@ -150,10 +150,16 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
                 acceptSource.cancel()
             } else {
                 socket.close()  // never started: no source owns the descriptor
+                closeReserve()
             }
         }
         for worker in workers { worker.stop() }
         for worker in workers { _ = worker.finished.wait(timeout: .now() + timeout) }
+    }
+
+    private func closeReserve() {
+        if reserve >= 0 { Glibc.close(reserve) }
+        reserve = -1
     }
 
     private func acceptAll() {
