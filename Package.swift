@@ -47,7 +47,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // estuary.toml: typed, validated configuration (errors carry key path and line).
-        .target(name: "EstuaryConfig", dependencies: ["EstuaryWire", "EstuarySNMP", .product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "EstuaryConfig", dependencies: ["EstuaryWire", "EstuarySNMP", "EstuaryIO",
+                                                     .product(name: "TOMLKit", package: "TOMLKit")]),
         // gzip through zlib (request bodies, spool segments).
         .target(name: "EstuaryCompression", dependencies: ["CZlib"]),
         // The durable on-disk queue of an output: segment files of CRC-checked, zlib-compressed records.
@@ -83,6 +84,8 @@ let package = Package(
         .target(name: "FuzzCollectd", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzCollectd"),
         .target(name: "FuzzGraphite", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzGraphite"),
         .target(name: "FuzzLineProtocol", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzLineProtocol"),
+        .target(name: "FuzzTemplates", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzTemplates"),
+        .target(name: "FuzzConfig", dependencies: ["EstuaryConfig"], path: "Fuzz/FuzzConfig"),
 
         // Shared by the test targets: golden fixtures, point comparison, a real influxd, a scripted HTTP server.
         .target(name: "EstuaryTestSupport", dependencies: ["EstuaryModel", "EstuaryWire", "EstuaryCompression"],
@@ -90,7 +93,7 @@ let package = Package(
         .testTarget(name: "EstuaryWireTests",
                     dependencies: ["EstuaryWire", "EstuaryModel", "EstuaryCrypto", "EstuaryFiles", "EstuaryTestSupport"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryWire", "EstuarySNMP"]),
+        .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryWire", "EstuarySNMP", "EstuaryIO"]),
         .testTarget(name: "EstuaryCLITests", dependencies: ["EstuaryWire", "EstuaryModel", "EstuaryTestSupport"]),
         .testTarget(name: "CNetSNMPTests", dependencies: ["CNetSNMP"]),
         .testTarget(name: "EstuarySNMPTests", dependencies: ["EstuarySNMP", "EstuaryModel", "EstuaryWire"]),
@@ -99,7 +102,7 @@ let package = Package(
             "EstuaryTestSupport", .product(name: "Logging", package: "swift-log"),
         ], exclude: ["Fixtures"]),
         .testTarget(name: "EstuaryPipelineTests", dependencies: [
-            "EstuaryPipeline", "EstuaryIO", "EstuaryRuntime", "EstuaryWire", "EstuaryModel", "EstuaryTestSupport",
+            "EstuaryPipeline", "EstuaryIO", "EstuaryCrypto", "EstuaryRuntime", "EstuaryWire", "EstuaryModel", "EstuaryTestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "EstuaryIntegrationTests", dependencies: ["EstuaryTestSupport"]),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The SNMP poller at scale (section 4 of `make bench`): N simulated 48-port switches on
+# The SNMP poller at scale (section 5 of `make bench`): N simulated 48-port switches on
 # loopback addresses, polled every INTERVAL seconds for CYCLES cycles, writing to a counting
 # HTTP sink; then the same with a realistic bad mix of devices; then a naive poller made of
 # net-snmp's own tools (parallel snmpbulkwalk processes) over the same healthy devices.

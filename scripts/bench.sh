@@ -6,8 +6,12 @@
 #      carbon-c-relay relaying the same lines to a counting TCP sink
 #   3. collectd datagrams over UDP at rising rates into Estuary, against InfluxDB 1.6.7's own
 #      [[collectd]] listener: the highest rate with zero loss for each
-#   4. the SNMP poller: 10,000 simulated 48-port switches every 60 s, healthy and with a bad
+#   4. soak: SOAK_SECONDS (default 1800) of steady mixed load (graphite over TCP, collectd over
+#      UDP; every value countable) into Estuary writing to a real InfluxDB that is restarted
+#      every SOAK_RESTART seconds (default 300); sent vs stored, RSS and spool size over time.
+#   5. the SNMP poller: 10,000 simulated 48-port switches every 60 s, healthy and with a bad
 #      mix, against a poller made of net-snmp's tools (scripts/bench-snmp.sh; ~12 minutes)
+# BENCH_SECTIONS="1 2 3 4 5" (the default) picks the sections.
 # Figures go to stdout; Docs/performance.md records a run with this command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,9 +26,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-swift build -c release --product estuary >/dev/null
-swift build -c release --product estuary-bench >/dev/null
-swift build -c release --product estuary-loadtools >/dev/null
+# BENCH_NO_BUILD=1: use the release binaries already built (when builds are serialized elsewhere).
+if [ -z "${BENCH_NO_BUILD:-}" ]; then
+  swift build -c release --product estuary >/dev/null
+  swift build -c release --product estuary-bench >/dev/null
+  swift build -c release --product estuary-loadtools >/dev/null
+fi
 tools=$release/estuary-loadtools
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
@@ -43,7 +50,7 @@ if [ "$(sysctl -n net.core.rmem_max)" -lt "$udp_buffer" ]; then
   sysctl -qw net.core.rmem_max=$udp_buffer 2>/dev/null || echo "note: cannot raise net.core.rmem_max; UDP buffers stay at $(sysctl -n net.core.rmem_max) bytes"
 fi
 
-sections=${BENCH_SECTIONS:-"1 2 3 4"}
+sections=${BENCH_SECTIONS:-"1 2 3 4 5"}
 if [[ " $sections " == *" 1 "* ]]; then
 echo "== 1. decode to line protocol, one core =="
 $release/estuary-bench $fixtures "${BENCH_SECONDS:-3}"
@@ -180,7 +187,105 @@ echo "estuary peak RSS: $(rss_mb $estuary) MiB"
 fi
 
 if [[ " $sections " == *" 4 "* ]]; then
+echo
+soak_seconds=${SOAK_SECONDS:-1800}; soak_restart=${SOAK_RESTART:-300}; soak_down=${SOAK_DOWN:-10}
+graphite_rate=${SOAK_GRAPHITE_RATE:-500}; collectd_rate=${SOAK_COLLECTD_RATE:-50}
+echo "== 4. soak: ${soak_seconds} s of graphite TCP ($graphite_rate lines/s) + collectd UDP ($collectd_rate datagrams/s," \
+  "$((collectd_rate * 40)) values/s) into InfluxDB, restarted every ${soak_restart} s (down ${soak_down} s) =="
+soak="$work/soak"; mkdir -p "$soak/influxdb"
+s_http=$(free_port); s_rpc=$(free_port); s_graphite=$(free_port); s_collectd=$(free_port); s_health=$(free_port)
+cat > "$soak/influxdb/influxdb.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:$s_rpc"
+[meta]
+  dir = "$soak/influxdb/meta"
+[data]
+  dir = "$soak/influxdb/data"
+  wal-dir = "$soak/influxdb/wal"
+[http]
+  bind-address = "127.0.0.1:$s_http"
+  log-enabled = false
+CONF
+start_influxd() {
+  influxd -config "$soak/influxdb/influxdb.conf" >>"$soak/influxdb/influxd.log" 2>&1 & s_influxd=$!; pids+=($s_influxd)
+  for _ in $(seq 1 150); do curl -fs -o /dev/null "http://127.0.0.1:$s_http/ping" && return 0; sleep 0.2; done
+  echo "influxd did not start; see $soak/influxdb/influxd.log" >&2; return 1
+}
+start_influxd
+curl -fsS -o /dev/null -XPOST "http://127.0.0.1:$s_http/query" --data-urlencode "q=CREATE DATABASE soak"
+cat > "$soak/estuary.toml" <<CONF
+data_dir = "$soak/data"
+log_level = "notice"
+metrics_interval = "10s"
+health_listen = "127.0.0.1:$s_health"
+[[inputs.graphite]]
+listen_tcp = "127.0.0.1:$s_graphite"
+collectd_paths = false
+[[inputs.collectd]]
+listen = "127.0.0.1:$s_collectd"
+types_db = ["$PWD/$fixtures/types.db"]
+read_buffer = $udp_buffer
+[[outputs.influxdb]]
+url = "http://127.0.0.1:$s_http"
+database = "soak"
+retry_max = "2s"
+timeout = "5s"
+CONF
+$release/estuary run --config "$soak/estuary.toml" 2>"$soak/estuary.log" & s_estuary=$!; pids+=($s_estuary)
+sleep 1
+kill -0 $s_estuary 2>/dev/null || { echo "estuary did not start:" >&2; cat "$soak/estuary.log" >&2; exit 1; }
+graphite_count=$((graphite_rate * soak_seconds))
+$tools graphite-count "$s_graphite" soak.graphite.count 0 "$graphite_count" "$graphite_rate" >"$soak/graphite.sent" & g_load=$!; pids+=($g_load)
+$tools collectd-load "$s_collectd" "$collectd_rate" "$soak_seconds" soak-host >"$soak/collectd.sent" & c_load=$!; pids+=($c_load)
+spool_bytes() { du -sb "$soak/data/spool" 2>/dev/null | cut -f1 || echo 0; }
+rss_now() { awk '/VmRSS/{printf "%.1f\n", $2/1024}' "/proc/$1/status"; }
+health() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$s_health/health" || echo none; }
+echo "elapsed_s rss_mib spool_bytes health influxd" > "$soak/samples.txt"
+t0=$SECONDS; next_restart=$soak_restart
+while kill -0 $g_load 2>/dev/null || kill -0 $c_load 2>/dev/null; do
+  elapsed=$((SECONDS - t0))
+  state=up
+  if [ $elapsed -ge $next_restart ] && [ $elapsed -lt $soak_seconds ]; then
+    kill $s_influxd; wait $s_influxd 2>/dev/null || true
+    sleep 2  # long enough for a request to fail: /health says 503
+    echo "$elapsed $(rss_now $s_estuary) $(spool_bytes) $(health) restarting" >> "$soak/samples.txt"
+    sleep "$soak_down"
+    start_influxd
+    next_restart=$((next_restart + soak_restart)); state=restarted
+  fi
+  echo "$((SECONDS - t0)) $(rss_now $s_estuary) $(spool_bytes) $(health) $state" >> "$soak/samples.txt"
+  sleep 10
+done
+# Catch-up: the spool drains and the counts stop moving (at most 10 minutes).
+stored_counts() {
+  curl -fsS -G "http://127.0.0.1:$s_http/query" --data-urlencode "db=soak" --data-urlencode \
+    "q=SELECT count(value) FROM \"soak.graphite.count\"; SELECT count(value) FROM interface_rx, interface_tx WHERE host =~ /^soak-host-/" \
+    | python3 -c 'import json,sys
+d=json.load(sys.stdin); print(*[sum(v[1] for s in r.get("series",[]) for v in s["values"]) for r in d["results"]])'
+}
+last=""; for _ in $(seq 1 60); do
+  now=$(stored_counts); echo "$((SECONDS - t0)) $(rss_now $s_estuary) $(spool_bytes) $(health) catch-up" >> "$soak/samples.txt"
+  [ "$now" = "$last" ] && [ "$(spool_bytes)" -lt 100000 ] && break; last=$now; sleep 10
+done
+read -r g_stored c_stored <<<"$(stored_counts)"
+g_sent=$(awk '{print $2}' "$soak/graphite.sent"); c_sent=$(awk '{print $3}' "$soak/collectd.sent")
+peak=$(rss_mb $s_estuary)
+kill -TERM $s_estuary; s_rc=0; wait $s_estuary || s_rc=$?
+echo "graphite (TCP):  sent $g_sent lines, stored $g_stored, lost $((g_sent - g_stored))"
+echo "collectd (UDP):  sent $c_sent values, stored $c_stored, lost $((c_sent - c_stored))"
+echo "estuary: peak RSS $peak MiB; exit code $s_rc; restarts of influxd: $(grep -c restarting "$soak/samples.txt");" \
+  "/health answers: $(awk 'NR>1 {print $4}' "$soak/samples.txt" | sort | uniq -c | tr -s ' ' | paste -sd, -)"
+awk 'NR>1 && $5!="catch-up" {n++; r[n]=$2; if ($3>maxs) maxs=$3}
+     END {printf "RSS (MiB) over the run: first %s, at 25%% %s, 50%% %s, 75%% %s, last %s; largest spool %d bytes\n",
+          r[1], r[int(n/4)], r[int(n/2)], r[int(3*n/4)], r[n], maxs}' "$soak/samples.txt"
+echo "samples (every 10 s; every minute shown, and around each restart): elapsed s, RSS MiB, spool bytes, /health status, influxd"
+awk 'NR>1 && (NR % 6 == 2 || $5 != "up")' "$soak/samples.txt" | column -t
+grep -iE "error|warning" "$soak/estuary.log" | cut -c1-200 | sort | uniq -c | sort -rn | head -5 || true
+fi
+
+if [[ " $sections " == *" 5 "* ]]; then
   # The SNMP poller at 10,000 devices against net-snmp's tools (its own script: it needs the
   # device farm of ../shared, and skips itself without it).
+  echo
   scripts/bench-snmp.sh
 fi

@@ -18,6 +18,7 @@ packages=(
 )
 if [ "${ESTUARY_BENCH_DEPS:-0}" = 1 ]; then
   packages+=(carbon-c-relay valgrind)  # the peers `make bench` compares against
+  packages+=(bc bsdextrautils)         # the bench script's arithmetic, and `column` for the soak's table
 fi
 
 missing=()

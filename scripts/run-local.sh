@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: starts a local InfluxDB (Debian's influxd, data under ./data/influxdb, loopback
 # only) unless one answers on 127.0.0.1:8086 already, creates the database, and runs Estuary
-# with examples/estuary.toml (collectd on UDP 25826, graphite on TCP/UDP 2003). Ctrl-C stops
+# with examples/estuary.toml (collectd on UDP 25826, graphite on TCP/UDP 2003, the health
+# endpoint on http://127.0.0.1:8125: /health, /metrics). Ctrl-C stops
 # Estuary (it flushes first) and the InfluxDB this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +48,7 @@ curl -fsS -o /dev/null -XPOST "$influx_url/query" --data-urlencode "q=CREATE DAT
 
 echo "running: $estuary run --config examples/estuary.toml   (Ctrl-C to stop)"
 echo "look at what arrives with: influx -database collectd -execute 'SHOW MEASUREMENTS'"
+echo "and at Estuary itself: curl http://127.0.0.1:8125/health   curl http://127.0.0.1:8125/metrics"
 "$estuary" run --config examples/estuary.toml &
 estuary_pid=$!
 trap 'kill -TERM $estuary_pid 2>/dev/null || true' INT TERM

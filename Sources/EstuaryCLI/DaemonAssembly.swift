@@ -14,6 +14,13 @@ enum DaemonAssembly {
         var settings = DaemonSettings(hostname: global.hostname, batchLines: global.batchLines,
                                       batchInterval: global.batchInterval, metricsInterval: global.metricsInterval,
                                       shutdownTimeout: global.shutdownTimeout)
+        if let listen = global.healthListen {
+            do {
+                settings.health = HTTPServerOptions(listen: try SocketAddress(host: listen.host, port: listen.port))
+            } catch {
+                throw RuntimeError("health_listen: \(error)")
+            }
+        }
         var typesDBs: [[String]: TypesDB] = [:]
         func typesDB(_ paths: [String], input: String) throws(RuntimeError) -> TypesDB {
             if let loaded = typesDBs[paths] { return loaded }
@@ -46,7 +53,7 @@ enum DaemonAssembly {
                 name: input.name,
                 receiver: UDPReceiverOptions(listen: try address(input.listen, input: input.name), receiveBuffer: input.readBuffer,
                                              readers: input.readers, maxDatagram: input.maxDatagram,
-                                             tickInterval: tickInterval(global.batchInterval)),
+                                             tickInterval: tickInterval(global.batchInterval), allow: input.allow),
                 decoder: decoder,
                 mapper: CollectdPointMapper(typesDB: types, schema: input.schema, storeRates: input.storeRates)))
         }
@@ -61,12 +68,13 @@ enum DaemonAssembly {
             if let listen = input.listenTCP {
                 tcp = TCPListenerOptions(listen: try address(listen, input: input.name), maxConnections: input.maxConnections,
                                          maxLineLength: input.maxLineLength, idleTimeout: input.idleTimeout,
-                                         tickInterval: tickInterval(global.batchInterval))
+                                         readTimeout: input.readTimeout, tickInterval: tickInterval(global.batchInterval),
+                                         allow: input.allow)
             }
             var udp: UDPReceiverOptions?
             if let listen = input.listenUDP {
                 udp = UDPReceiverOptions(listen: try address(listen, input: input.name), receiveBuffer: input.readBuffer,
-                                         tickInterval: tickInterval(global.batchInterval))
+                                         tickInterval: tickInterval(global.batchInterval), allow: input.allow)
             }
             settings.graphiteInputs.append(GraphiteInputSettings(name: input.name, tcp: tcp, udp: udp, decoder: decoder))
         }

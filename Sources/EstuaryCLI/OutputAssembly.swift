@@ -59,6 +59,16 @@ extension InfluxDBOutput: PipelineOutput {
         beginShutdown(deadline: deadline)
     }
 
+    /// Healthy while idle (nothing sent yet) or writing; anything else (retrying, down,
+    /// refused credentials, a missing database, stopping) is not.
+    public var health: OutputHealth {
+        let status = self.status
+        return OutputHealth(name: name, state: status.state.rawValue, healthy: status.state == .ok || status.state == .idle,
+                            queuedBatches: status.queuedBatches, queuedLines: status.queuedLines,
+                            queuedBytes: status.queuedBytes, lastSuccess: status.lastSuccess, lastError: status.lastError,
+                            consecutiveFailures: status.consecutiveFailures)
+    }
+
     public func drain(until deadline: UInt64) -> PipelineOutputReport {
         let report = shutdown(deadline: deadline)
         return PipelineOutputReport(unsentBatches: report.unsentBatches, unsentLines: report.unsentLines,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import EstuaryConfig
+import EstuaryIO
 import EstuaryOutputs
 import EstuaryPipeline
 import EstuaryRuntime
@@ -57,6 +58,7 @@ struct RunCommand: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
 
         let settings = try DaemonAssembly.settings(configuration)
+        Self.raiseDescriptorLimit(settings, logger: logger)
         let metrics = SelfMetrics()
         let outputs = configuration.influxDBOutputs.map {
             OutputAssembly.output($0, dataDirectory: configuration.global.dataDirectory, metrics: metrics, logger: logger)
@@ -148,6 +150,31 @@ struct RunCommand: ParsableCommand {
             ])
         }
         throw ExitCode(Self.unsentExitCode)
+    }
+}
+
+extension RunCommand {
+    /// Raises the soft limit on open files to the hard limit (every TCP connection is a
+    /// descriptor), and warns when the listeners' `max_connections` could still run out of
+    /// them: then connections beyond the limit are accepted and closed at once (counted as
+    /// refused) instead of served.
+    static func raiseDescriptorLimit(_ settings: DaemonSettings, logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        let connections = settings.graphiteInputs.reduce(0) { $0 + ($1.tcp?.maxConnections ?? 0) }
+        // Sockets, spool files, libcurl and the runtime: a few dozen; keep a margin of 256.
+        let needed = connections + 256
+        if limit.rlim_cur != rlim_t.max, limit.rlim_cur < rlim_t(needed) {  // rlim_t.max: RLIM_INFINITY
+            logger.warning("""
+                the open-file limit (\(limit.rlim_cur)) is below what max_connections allows (\(connections) connections \
+                plus about 256): raise it (LimitNOFILE= in the systemd unit, ulimit -n) or lower max_connections
+                """, metadata: ["limit.nofile": "\(limit.rlim_cur)", "max_connections": "\(connections)"])
+        }
     }
 }
 

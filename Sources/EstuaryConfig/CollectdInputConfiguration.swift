@@ -1,3 +1,4 @@
+import EstuaryIO
 import EstuaryWire
 
 /// One `[[inputs.collectd]]`: a UDP listener for collectd's binary network protocol.
@@ -22,6 +23,9 @@ public struct CollectdInputConfiguration: Sendable, Hashable {
     public var readers: Int
     /// `max_datagram`, bytes: larger datagrams are dropped and counted.
     public var maxDatagram: Int
+    /// `allow`: the networks that may send; datagrams from elsewhere are dropped and counted
+    /// before decoding. Default: everyone.
+    public var allow: AllowList
 
     public static let defaultTypesDB = ["/usr/share/collectd/types.db"]
     public static let readersRange = 1...16
@@ -31,7 +35,8 @@ public struct CollectdInputConfiguration: Sendable, Hashable {
     public init(name: String = "collectd", listen: ListenAddress,
                 typesDB: [String] = CollectdInputConfiguration.defaultTypesDB,
                 securityLevel: CollectdSecurityLevel = .none, authFile: String? = nil, schema: CollectdSchema = .split,
-                storeRates: Bool = false, readBuffer: Int = 8 << 20, readers: Int = 1, maxDatagram: Int = 65535) {
+                storeRates: Bool = false, readBuffer: Int = 8 << 20, readers: Int = 1, maxDatagram: Int = 65535,
+                allow: AllowList = .everyone) {
         self.name = name
         self.listen = listen
         self.typesDB = typesDB
@@ -42,6 +47,7 @@ public struct CollectdInputConfiguration: Sendable, Hashable {
         self.readBuffer = readBuffer
         self.readers = readers
         self.maxDatagram = maxDatagram
+        self.allow = allow
     }
 }
 
@@ -63,6 +69,7 @@ extension CollectdInputConfiguration {
         input.readBuffer = reader.size("read_buffer", default: input.readBuffer, range: Self.readBufferRange)
         input.readers = reader.int("readers", default: input.readers, range: Self.readersRange)
         input.maxDatagram = reader.size("max_datagram", default: input.maxDatagram, range: Self.maxDatagramRange)
+        input.allow = reader.allowList("allow")
         if input.securityLevel != .none, input.authFile == nil, !reader.contains("auth_file") {
             reader.error("auth_file", "required when security_level is \"\(input.securityLevel.rawValue)\": "
                          + "collectd's AuthFile with the users' passwords")

@@ -54,6 +54,26 @@ public struct EstuaryConfiguration: Sendable {
             throw ConfigurationErrors(errors: [ConfigurationError(file: file, line: line, keyPath: "",
                                                                   message: "the file contains a NUL byte; it is not a text file")])
         }
+        if let bad = SourceLineIndex.firstParserTrap(text) {
+            // TOMLKit would abort on this. A header starts a statement, so the text before its
+            // line can be parsed alone, and an earlier mistake found there comes first (inside
+            // a value, the cut would make a mistake of its own: report the trap).
+            if bad.isHeader {
+                let prefix = String(decoding: text.utf8.prefix(bad.lineStart), as: UTF8.self)
+                _ = try parseTOML(prefix, file: file)
+            }
+            throw ConfigurationErrors(errors: [ConfigurationError(file: file, line: bad.line, column: bad.column, keyPath: "",
+                                                                  message: "syntax error: \(bad.message)")])
+        }
+        let root = try parseTOML(text, file: file)
+        let diagnostics = Diagnostics(file: file, lineIndex: SourceLineIndex(text))
+        let configuration = read(root, diagnostics: diagnostics)
+        guard diagnostics.errors.isEmpty else { throw ConfigurationErrors(errors: diagnostics.sortedErrors) }
+        return configuration
+    }
+
+    /// TOMLKit's parse, its error turned into ours (line and column).
+    static func parseTOML(_ text: String, file: String) throws(ConfigurationErrors) -> TOMLTable {
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)
@@ -64,15 +84,12 @@ public struct EstuaryConfiguration: Sendable {
         } catch {
             throw ConfigurationErrors(errors: [ConfigurationError(file: file, keyPath: "", message: "syntax error: \(error)")])
         }
-        let diagnostics = Diagnostics(file: file, lineIndex: SourceLineIndex(text))
-        let configuration = read(root, diagnostics: diagnostics)
-        guard diagnostics.errors.isEmpty else { throw ConfigurationErrors(errors: diagnostics.sortedErrors) }
-        return configuration
+        return root
     }
 
     /// The keys allowed before the first table.
     static let globalKeys = ["data_dir", "hostname", "log_level", "metrics_interval", "shutdown_timeout",
-                             "batch_lines", "batch_interval"]
+                             "batch_lines", "batch_interval", "health_listen"]
 
     static func read(_ root: TOMLTable, diagnostics: Diagnostics) -> EstuaryConfiguration {
         var configuration = EstuaryConfiguration()
@@ -150,6 +167,7 @@ public struct EstuaryConfiguration: Sendable {
         global.shutdownTimeout = reader.duration("shutdown_timeout", default: global.shutdownTimeout, range: 0.1...3600)
         global.batchLines = reader.int("batch_lines", default: global.batchLines, range: 1...1_000_000)
         global.batchInterval = reader.duration("batch_interval", default: global.batchInterval, range: 0.001...60)
+        global.healthListen = reader.address("health_listen")
         return global
     }
 
@@ -211,6 +229,7 @@ public struct EstuaryConfiguration: Sendable {
 
     static func checkListenConflicts(_ configuration: EstuaryConfiguration, diagnostics: Diagnostics) {
         var bindings: [(proto: String, address: ListenAddress, keyPath: String)] = []
+        if let health = configuration.global.healthListen { bindings.append(("tcp", health, "health_listen")) }
         for (index, input) in configuration.collectdInputs.enumerated() {
             bindings.append(("udp", input.listen, "inputs.collectd[\(index)].listen"))
         }

@@ -21,13 +21,16 @@ public struct GlobalConfiguration: Sendable, Hashable {
     public var batchLines: Int
     /// `batch_interval`, seconds: receivers hand over what they have at least this often.
     public var batchInterval: Double
+    /// `health_listen`: the TCP address of the HTTP health endpoint (`/health`, `/metrics`);
+    /// nil (the default): no endpoint.
+    public var healthListen: ListenAddress?
 
     public static let defaultDataDirectory = "/var/lib/estuary"
 
     public init(dataDirectory: String = GlobalConfiguration.defaultDataDirectory,
                 hostname: String = GlobalConfiguration.machineHostname(), logLevel: LogLevel = .info,
                 metricsInterval: Double = 10, shutdownTimeout: Double = 10, batchLines: Int = 1000,
-                batchInterval: Double = 0.2) {
+                batchInterval: Double = 0.2, healthListen: ListenAddress? = nil) {
         self.dataDirectory = dataDirectory
         self.hostname = hostname
         self.logLevel = logLevel
@@ -35,6 +38,7 @@ public struct GlobalConfiguration: Sendable, Hashable {
         self.shutdownTimeout = shutdownTimeout
         self.batchLines = batchLines
         self.batchInterval = batchInterval
+        self.healthListen = healthListen
     }
 
     /// The machine's host name (`gethostname`), or "localhost" if it has none.

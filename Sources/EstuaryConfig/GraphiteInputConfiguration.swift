@@ -1,3 +1,4 @@
+import EstuaryIO
 import EstuaryWire
 
 /// One `[[inputs.graphite]]`: graphite plaintext over TCP, UDP or both.
@@ -31,10 +32,17 @@ public struct GraphiteInputConfiguration: Sendable, Equatable {
     public var idleTimeout: Double
     /// `read_buffer`, bytes: the UDP socket's receive buffer (SO_RCVBUF).
     public var readBuffer: Int
+    /// `read_timeout`, seconds: a TCP line must arrive whole within this long of its first
+    /// byte, or the connection is closed and the unfinished line dropped; 0 never.
+    public var readTimeout: Double
+    /// `allow`: the networks that may connect or send (TCP and UDP); the others are refused
+    /// and counted before a byte is decoded. Default: everyone.
+    public var allow: AllowList
 
     public static let maxLineLengthRange = 256...(1 << 20)
     public static let maxConnectionsRange = 1...65536
     public static let idleTimeoutRange = 0.0...86400.0
+    public static let readTimeoutRange = 0.0...3600.0
     public static let readBufferRange = CollectdInputConfiguration.readBufferRange
 
     /// - Throws: the first bad template, as `GraphiteTemplateSet` finds it.
@@ -42,7 +50,8 @@ public struct GraphiteInputConfiguration: Sendable, Equatable {
                 collectdPaths: Bool = true, writeGraphite: WriteGraphiteOptions = WriteGraphiteOptions(),
                 schema: CollectdSchema = .split, typesDB: [String] = CollectdInputConfiguration.defaultTypesDB,
                 templates: [String] = [], separator: String = ".", maxLineLength: Int = 16384,
-                maxConnections: Int = 1024, idleTimeout: Double = 300, readBuffer: Int = 8 << 20)
+                maxConnections: Int = 1024, idleTimeout: Double = 300, readBuffer: Int = 8 << 20,
+                readTimeout: Double = 30, allow: AllowList = .everyone)
         throws(GraphiteTemplateError) {
         self.name = name
         self.listenTCP = listenTCP
@@ -58,6 +67,8 @@ public struct GraphiteInputConfiguration: Sendable, Equatable {
         self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
         self.readBuffer = readBuffer
+        self.readTimeout = readTimeout
+        self.allow = allow
     }
 
     /// Replaces the templates and the separator, checking and compiling them.
@@ -74,7 +85,7 @@ public struct GraphiteInputConfiguration: Sendable, Equatable {
             && lhs.schema == rhs.schema && lhs.typesDB == rhs.typesDB && lhs.templates == rhs.templates
             && lhs.separator == rhs.separator && lhs.maxLineLength == rhs.maxLineLength
             && lhs.maxConnections == rhs.maxConnections && lhs.idleTimeout == rhs.idleTimeout
-            && lhs.readBuffer == rhs.readBuffer
+            && lhs.readBuffer == rhs.readBuffer && lhs.readTimeout == rhs.readTimeout && lhs.allow == rhs.allow
     }
 }
 
@@ -126,6 +137,8 @@ extension GraphiteInputConfiguration {
         input.maxConnections = reader.int("max_connections", default: input.maxConnections, range: Self.maxConnectionsRange)
         input.idleTimeout = reader.duration("idle_timeout", default: input.idleTimeout, range: Self.idleTimeoutRange)
         input.readBuffer = reader.size("read_buffer", default: input.readBuffer, range: Self.readBufferRange)
+        input.readTimeout = reader.duration("read_timeout", default: input.readTimeout, range: Self.readTimeoutRange)
+        input.allow = reader.allowList("allow")
         reader.finish()
         guard templatesValid else { return nil }
         self = input

@@ -48,6 +48,11 @@ data_dir = "./data"
 # batch_lines = 1000
 # batch_interval = "200ms"
 
+## The HTTP health endpoint: GET /health (JSON; 200 while every output is healthy, 503
+## otherwise) and GET /metrics (Prometheus text). Off unless set; keep it on loopback, or
+## behind a firewall: it tells anyone who asks what the relay is doing.
+health_listen = "127.0.0.1:8125"
+
 
 ###############################################################################
 #                              INPUT PLUGINS                                  #
@@ -91,6 +96,11 @@ data_dir = "./data"
   ## The largest datagram taken, in bytes (1024 to 65535); larger ones are dropped and
   ## counted.
   # max_datagram = 65535
+
+  ## Who may send: networks in CIDR notation, IPv4 and IPv6 ("192.0.2.0/24",
+  ## "2001:db8::/32", or one address). Datagrams from anyone else are dropped before they
+  ## are decoded, and counted (rejected, reason not_allowed). Default: everyone.
+  # allow = ["127.0.0.0/8", "::1/128"]
 
 
 # Graphite plaintext ("path value [timestamp]" lines) over TCP and UDP, including the
@@ -141,6 +151,14 @@ data_dir = "./data"
 
   ## A TCP connection quiet this long is closed; "0s" never closes one.
   # idle_timeout = "5m"
+
+  ## A TCP line must arrive whole within this long of its first byte, or the connection
+  ## is closed and the unfinished line thrown away (slow senders holding connections
+  ## open, a byte at a time); "0s" never. Counted as connections_read_timeout.
+  # read_timeout = "30s"
+
+  ## Who may connect (TCP) or send (UDP), as for [[inputs.collectd]]. Default: everyone.
+  # allow = ["127.0.0.0/8", "::1/128"]
 
   ## The UDP socket's receive buffer (SO_RCVBUF).
   # read_buffer = "8MiB"

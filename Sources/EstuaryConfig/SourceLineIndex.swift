@@ -40,6 +40,29 @@ struct SourceLineIndex {
     func exactLine(of keyPath: String) -> Int? {
         lines[keyPath]
     }
+
+    /// The first place where TOMLKit's parser (toml++ 3) would stop on an assertion instead of
+    /// reporting an error: a table header whose key starts with a character no key can start
+    /// with (`[)x]`, a lone `[`), or an array element that starts with `}`, a control character
+    /// or a non-ASCII character (`a = [}]`, a Unicode line separator). toml++ asserts that
+    /// these cannot happen and aborts the process (built without assertions, it goes on with
+    /// undefined behaviour), so they must be refused before the text reaches it. Returns the
+    /// line, the column (from 1), the byte offset where that line starts, and what is wrong.
+    static func firstParserTrap(_ text: String) -> ParserTrap? {
+        var scanner = Scanner(bytes: Array(text.utf8))
+        scanner.run()
+        return scanner.trap
+    }
+}
+
+/// Where and why a text would make TOMLKit's parser abort (see `firstParserTrap`).
+struct ParserTrap {
+    var line: Int
+    var column: Int
+    var lineStart: Int
+    var message: String
+    /// In a table header (which starts a statement), not inside a value.
+    var isHeader: Bool
 }
 
 private struct Scanner {
@@ -51,6 +74,8 @@ private struct Scanner {
     var table = ""
     /// How many elements each array of tables has had so far, by path.
     var arrayTableCounts: [String: Int] = [:]
+    /// The first place toml++ would abort on (see `firstParserTrap`).
+    var trap: ParserTrap?
 
     init(bytes: [UInt8]) {
         self.bytes = bytes
@@ -101,6 +126,7 @@ private struct Scanner {
         let headerLine = line
         let isArray = peek(1) == UInt8(ascii: "[")
         index += isArray ? 2 : 1
+        checkHeaderStart(isArray: isArray)
         guard let segments = keySegments() else { return }
         var path = ""
         for (position, segment) in segments.enumerated() {
@@ -116,6 +142,47 @@ private struct Scanner {
         }
         record(path, line: headerLine)
         table = path
+    }
+
+    /// After `[` or `[[`: toml++ accepts blanks, then needs a key's first character, a quote,
+    /// `]` (reported as an error), `[` after `[` and blanks (an error too; right after `[[` it
+    /// is not), or the end of the text (also an error).
+    mutating func checkHeaderStart(isArray: Bool) {
+        guard trap == nil else { return }
+        var position = index
+        while position < bytes.count, bytes[position] == UInt8(ascii: " ") || bytes[position] == UInt8(ascii: "\t") { position += 1 }
+        guard position < bytes.count else { return }
+        let byte = bytes[position]
+        if isBareKeyByte(byte) || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") || byte == UInt8(ascii: "]")
+            || (byte == UInt8(ascii: "[") && !isArray && position > index) { return }
+        setTrap(at: position, "a table header needs a key: expected a letter, digit, '_', '-' or a quote, saw \(shown(position))",
+                isHeader: true)
+    }
+
+    /// At the start of an array element (after `[` or `,` and any blanks, line breaks and
+    /// comments): toml++ reports `,` and `]`, and asserts that nothing else ends a value here.
+    mutating func checkArrayElement() {
+        guard trap == nil, let byte = current else { return }
+        if byte == UInt8(ascii: "}") || byte >= 0x80 || byte == 0x7F
+            || (byte < 0x20 && byte != UInt8(ascii: "\t") && byte != UInt8(ascii: "\n") && byte != UInt8(ascii: "\r")) {
+            setTrap(at: index, "expected an array element, saw \(shown(index))", isHeader: false)
+        }
+    }
+
+    mutating func setTrap(at position: Int, _ message: String, isHeader: Bool) {
+        var lineStart = position
+        while lineStart > 0, bytes[lineStart - 1] != UInt8(ascii: "\n") { lineStart -= 1 }
+        trap = ParserTrap(line: line, column: position - lineStart + 1, lineStart: lineStart, message: message, isHeader: isHeader)
+    }
+
+    /// The character at `position` as written (a whole UTF-8 sequence), for a message.
+    func shown(_ position: Int) -> String {
+        let byte = bytes[position]
+        if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") { return "the end of the line" }
+        if byte < 0x20 || byte == 0x7F { return "the control character 0x" + String(byte, radix: 16, uppercase: true) }
+        var end = position + 1
+        while end < bytes.count, bytes[end] & 0xC0 == 0x80 { end += 1 }
+        return "'" + String(decoding: bytes[position..<end], as: UTF8.self) + "'"
     }
 
     /// `key = value`, where the key may be dotted or quoted.
@@ -186,6 +253,8 @@ private struct Scanner {
         var brackets: [UInt8] = []
         var element = 0
         var expectingElement = false
+        /// Inside an array, after `[` or `,`: the next significant byte starts an element.
+        var atArrayElement = false
         while let byte = current {
             if byte == UInt8(ascii: "\n") {
                 if brackets.isEmpty { return }
@@ -201,6 +270,10 @@ private struct Scanner {
                 skipToEndOfLine()
                 continue
             }
+            if atArrayElement {
+                checkArrayElement()
+                atArrayElement = false
+            }
             if expectingElement, brackets == [UInt8(ascii: "[")], byte != UInt8(ascii: "]"), byte != UInt8(ascii: ",") {
                 record(path + "[\(element)]", line: line)
                 element += 1
@@ -212,6 +285,7 @@ private struct Scanner {
             case UInt8(ascii: "["), UInt8(ascii: "{"):
                 brackets.append(byte)
                 if brackets == [UInt8(ascii: "[")] { expectingElement = true }
+                atArrayElement = byte == UInt8(ascii: "[")
                 index += 1
             case UInt8(ascii: "]"), UInt8(ascii: "}"):
                 if !brackets.isEmpty { brackets.removeLast() }
@@ -219,6 +293,7 @@ private struct Scanner {
                 if brackets.isEmpty { return }
             case UInt8(ascii: ","):
                 if brackets == [UInt8(ascii: "[")] { expectingElement = true }
+                atArrayElement = brackets.last == UInt8(ascii: "[")
                 index += 1
             default:
                 index += 1

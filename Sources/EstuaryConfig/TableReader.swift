@@ -1,3 +1,4 @@
+import EstuaryIO
 import EstuaryWire
 import TOMLKit
 
@@ -206,6 +207,26 @@ final class TableReader {
             self.error(key, "bad address '\(text)': \(error.description)")
             return nil
         }
+    }
+
+    /// `allow`: CIDR blocks (`"127.0.0.0/8"`, `"::1/128"`, or one address); each bad element is
+    /// its own error. Absent: everyone. An empty array is an error (it would refuse everyone).
+    func allowList(_ key: String) -> AllowList {
+        guard let texts = stringArray(key) else { return .everyone }
+        if texts.isEmpty {
+            error(key, "an empty list would refuse every sender; leave \(key) out to allow everyone, "
+                  + "or list networks such as [\"127.0.0.0/8\", \"::1/128\"]")
+            return .everyone
+        }
+        var blocks: [CIDRBlock] = []
+        for (position, text) in texts.enumerated() {
+            do {
+                blocks.append(try CIDRBlock(parsing: text))
+            } catch {
+                self.error("\(key)[\(position)]", "bad network '\(text)': \(error.description)")
+            }
+        }
+        return AllowList(blocks)
     }
 
     // MARK: Arrays

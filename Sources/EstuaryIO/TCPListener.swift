@@ -11,7 +11,8 @@ public protocol StreamHandler: AnyObject {
     func handle(lines: UnsafeRawBufferPointer, from connection: ConnectionInfo)
     /// A line longer than the limit was thrown away (it never reaches `handle`).
     func lineTooLong(length: Int, from connection: ConnectionInfo)
-    /// A connection was accepted, closed by its peer, closed for idleness, or refused.
+    /// A connection was accepted, closed by its peer, closed for idleness or a line too slow
+    /// to arrive, refused (too many), or denied (not on the allow list).
     func connectionEvent(_ event: ConnectionEvent, _ connection: ConnectionInfo)
     /// Called every tick interval.
     func tick()
@@ -28,6 +29,11 @@ public struct ConnectionInfo: Sendable {
 /// What happened to a connection.
 public enum ConnectionEvent: String, Sendable {
     case opened, closed, idleClosed = "idle_closed", refused, readError = "read_error"
+    /// Closed at once: the peer is not on the listener's allow list.
+    case denied
+    /// Closed because a line was begun and not finished within the read timeout (slowloris);
+    /// the unfinished line is thrown away.
+    case readTimeout = "read_timeout"
 }
 
 /// Settings of a TCP listener.
@@ -39,6 +45,13 @@ public struct TCPListenerOptions: Sendable {
     public var maxLineLength: Int
     /// A connection silent this long (seconds) is closed.
     public var idleTimeout: Double
+    /// A line must arrive whole within this many seconds of its first byte, or the
+    /// connection is closed and the unfinished line thrown away (0: no limit). This closes
+    /// slowloris senders: one that stops mid-line, and one that trickles bytes too slowly to
+    /// finish a line in time.
+    public var readTimeout: Double
+    /// Who may connect; anyone else is closed at once, before a byte is read.
+    public var allow: AllowList
     /// SO_RCVBUF per connection (0: the kernel's default).
     public var receiveBuffer: Int
     /// Serial queues the connections are spread over.
@@ -47,8 +60,11 @@ public struct TCPListenerOptions: Sendable {
     public var tickInterval: Double
 
     public init(listen: SocketAddress, maxConnections: Int = 1024, maxLineLength: Int = 16384, idleTimeout: Double = 300,
-                receiveBuffer: Int = 0, workers: Int = 2, tickInterval: Double = 0.2) {
+                readTimeout: Double = 30, receiveBuffer: Int = 0, workers: Int = 2, tickInterval: Double = 0.2,
+                allow: AllowList = .everyone) {
         self.listen = listen
+        self.readTimeout = readTimeout
+        self.allow = allow
         self.maxConnections = maxConnections
         self.maxLineLength = maxLineLength
         self.idleTimeout = idleTimeout
@@ -60,8 +76,11 @@ public struct TCPListenerOptions: Sendable {
 
 /// Accepts TCP connections and frames their bytes into lines, on Dispatch sources:
 /// nonblocking reads, a carry-over buffer per connection for a line split across reads,
-/// a maximum line length, an idle timeout and a connection cap. A slow or stalled sender
-/// only holds its own buffer; it never blocks other connections.
+/// a maximum line length, an idle timeout, a read timeout for unfinished lines, an allow
+/// list and a connection cap. A slow or stalled sender only holds its own buffer (at most
+/// `maxLineLength`); it never blocks other connections. When the process runs out of file
+/// descriptors, a descriptor kept in reserve lets it accept and close the waiting
+/// connection instead of spinning on a failing `accept`.
 public final class TCPListener: @unchecked Sendable {  // listener state confined to `acceptQueue`, connections to their worker
     public let name: String
     public let options: TCPListenerOptions
@@ -72,6 +91,9 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
     private var nextWorker = 0
     private var nextID = 0
     private let open = Atomic<Int>(0)
+    /// A descriptor held in reserve (on /dev/null) for when `accept` fails with EMFILE or
+    /// ENFILE: closed to accept the waiting connection and close it, then opened again.
+    private var reserve: Int32 = -1
 
     /// Bytes read per `read` call, and reads per wake-up before yielding.
     static let readSize = 64 * 1024
@@ -93,6 +115,7 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
         }
         self.socket = socket
         acceptQueue = DispatchQueue(label: "estuary.\(name).accept")
+        reserve = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
         for index in 0..<max(1, options.workers) {
             workers.append(Worker(listener: name, index: index, options: options, handler: makeHandler()))
         }
@@ -110,7 +133,10 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
     public func start() {
         let source = DispatchSource.makeReadSource(fileDescriptor: socket.fd, queue: acceptQueue)
         source.setEventHandler { @Sendable [weak self] in self?.acceptAll() }
-        source.setCancelHandler { @Sendable [socket] in socket.close() }
+        source.setCancelHandler { @Sendable [weak self, socket] in
+            socket.close()
+            self?.closeReserve()  // on the accept queue, where the reserve lives
+        }
         acceptSource = source
         source.resume()
         for worker in workers { worker.start() }
@@ -124,10 +150,16 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
                 acceptSource.cancel()
             } else {
                 socket.close()  // never started: no source owns the descriptor
+                closeReserve()
             }
         }
         for worker in workers { worker.stop() }
         for worker in workers { _ = worker.finished.wait(timeout: .now() + timeout) }
+    }
+
+    private func closeReserve() {
+        if reserve >= 0 { Glibc.close(reserve) }
+        reserve = -1
     }
 
     private func acceptAll() {
@@ -141,7 +173,21 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
             }
             if fd < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
-                return  // EAGAIN, or out of descriptors (the source fires again)
+                if (errno == EMFILE || errno == ENFILE) && reserve >= 0 {
+                    // Out of descriptors: the connection would wait (and the source fire) for
+                    // ever. Free the reserve, accept it, close it, take the reserve back.
+                    Glibc.close(reserve)
+                    let waiting = accept(socket.fd, nil, nil)
+                    if waiting >= 0 { Glibc.close(waiting) }
+                    reserve = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
+                    let worker = workers[nextWorker % workers.count]
+                    nextWorker += 1
+                    nextID += 1
+                    let info = ConnectionInfo(id: nextID, peer: nil)
+                    worker.queue.async { worker.handler.connectionEvent(.refused, info) }
+                    if waiting >= 0 { continue }
+                }
+                return  // EAGAIN (other errors: the source fires again)
             }
             // accept4 is a GNU extension Swift does not import: set the flags after.
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
@@ -151,6 +197,11 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
             let info = ConnectionInfo(id: nextID, peer: peer)
             let worker = workers[nextWorker % workers.count]
             nextWorker += 1
+            if !options.allow.allowsEveryone, !withUnsafePointer(to: &storage, { options.allow.allows($0) }) {
+                Glibc.close(fd)
+                worker.queue.async { worker.handler.connectionEvent(.denied, info) }
+                continue
+            }
             if open.load(ordering: .relaxed) >= options.maxConnections {
                 Glibc.close(fd)
                 worker.queue.async { worker.handler.connectionEvent(.refused, info) }
@@ -174,6 +225,8 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
         /// Inside a line that was too long: throw bytes away up to the next newline.
         var discarding = 0
         var lastActivity = DispatchTime.now()
+        /// When the unfinished line (in `carry`, or being discarded) began; nil between lines.
+        var partialSince: DispatchTime?
         var closeReason = ConnectionEvent.closed
 
         init(socket: Socket, info: ConnectionInfo) {
@@ -233,7 +286,13 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
             source.setEventHandler { @Sendable [self, connection] in read(connection) }
             source.setCancelHandler { @Sendable [self, connection] in
                 // Only here may the descriptor be closed.
-                flushCarry(connection)
+                if connection.closeReason == .readTimeout {
+                    // Too slow to finish: the line is not handed over (it may be cut anywhere).
+                    connection.carry.removeAll()
+                    connection.discarding = 0
+                } else {
+                    flushCarry(connection)
+                }
                 connection.socket.close()
                 connections[connection.info.id] = nil
                 handler.connectionEvent(connection.closeReason, connection.info)
@@ -248,8 +307,14 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
             for _ in 0..<TCPListener.readsPerWakeUp {
                 let n = Glibc.read(connection.socket.fd, buffer.baseAddress, buffer.count)
                 if n > 0 {
-                    connection.lastActivity = .now()
-                    frame(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), connection)
+                    let now = DispatchTime.now()
+                    connection.lastActivity = now
+                    let endedLine = frame(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), connection)
+                    if connection.carry.isEmpty && connection.discarding == 0 {
+                        connection.partialSince = nil
+                    } else if endedLine || connection.partialSince == nil {
+                        connection.partialSince = now  // a new line began in this read
+                    }
                     if n < buffer.count { return }
                     continue
                 }
@@ -267,20 +332,24 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
         }
 
         /// Hands complete lines to the handler; keeps the unfinished tail for the next read.
-        private func frame(_ bytes: UnsafeRawBufferPointer, _ connection: Connection) {
+        /// Returns whether a line ended in `bytes`.
+        @discardableResult
+        private func frame(_ bytes: UnsafeRawBufferPointer, _ connection: Connection) -> Bool {
             var data = bytes
+            var ended = false
             if connection.discarding > 0 {
                 guard let newline = data.firstIndex(of: UInt8(ascii: "\n")) else {
                     connection.discarding += data.count
-                    return
+                    return false
                 }
+                ended = true
                 handler.lineTooLong(length: connection.discarding + newline, from: connection.info)
                 connection.discarding = 0
                 data = UnsafeRawBufferPointer(rebasing: data[(newline + 1)...])
             }
             guard let lastNewline = data.lastIndex(of: UInt8(ascii: "\n")) else {
                 appendCarry(data, connection)
-                return
+                return ended
             }
             if connection.carry.isEmpty {
                 handler.handle(lines: UnsafeRawBufferPointer(rebasing: data[...lastNewline]), from: connection.info)
@@ -300,6 +369,7 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
                 }
             }
             appendCarry(UnsafeRawBufferPointer(rebasing: data[(lastNewline + 1)...]), connection)
+            return true
         }
 
         private func appendCarry(_ bytes: UnsafeRawBufferPointer, _ connection: Connection) {
@@ -325,12 +395,21 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
             }
         }
 
+        /// Closes connections silent for `idleTimeout`, and those whose unfinished line began
+        /// more than `readTimeout` ago.
         private func closeIdle() {
-            guard options.idleTimeout > 0 else { return }
-            let limit = DispatchTime.now().uptimeNanoseconds &- UInt64(options.idleTimeout * 1e9)
-            for connection in connections.values where connection.lastActivity.uptimeNanoseconds < limit {
-                connection.closeReason = .idleClosed
-                connection.source?.cancel()
+            guard options.idleTimeout > 0 || options.readTimeout > 0 else { return }
+            let now = DispatchTime.now().uptimeNanoseconds
+            let idleLimit = options.idleTimeout > 0 ? now &- UInt64(options.idleTimeout * 1e9) : 0
+            let readLimit = options.readTimeout > 0 ? now &- UInt64(options.readTimeout * 1e9) : 0
+            for connection in connections.values where connection.closeReason == .closed {
+                if let since = connection.partialSince, since.uptimeNanoseconds < readLimit {
+                    connection.closeReason = .readTimeout
+                    connection.source?.cancel()
+                } else if connection.lastActivity.uptimeNanoseconds < idleLimit {
+                    connection.closeReason = .idleClosed
+                    connection.source?.cancel()
+                }
             }
         }
 

@@ -19,6 +19,8 @@ public struct PeerAddress: @unchecked Sendable {  // a plain C struct, copied by
 public protocol DatagramHandler: AnyObject {
     /// One datagram (valid only during the call).
     func handle(_ datagram: UnsafeRawBufferPointer, from peer: PeerAddress)
+    /// A datagram from a peer the allow list does not allow was thrown away unread.
+    func denied(from peer: PeerAddress)
     /// Called every tick interval (hand over partial batches, log summaries).
     func tick()
     /// Called once after the socket stopped: hand over whatever is pending.
@@ -36,10 +38,13 @@ public struct UDPReceiverOptions: Sendable {
     public var maxDatagram: Int
     /// Seconds between `tick()` calls.
     public var tickInterval: Double
+    /// Who may send; datagrams from anyone else are dropped before any decoding.
+    public var allow: AllowList
 
     public init(listen: SocketAddress, receiveBuffer: Int = 8 << 20, readers: Int = 1, maxDatagram: Int = 65535,
-                tickInterval: Double = 0.2) {
+                tickInterval: Double = 0.2, allow: AllowList = .everyone) {
         self.listen = listen
+        self.allow = allow
         self.receiveBuffer = receiveBuffer
         self.readers = readers
         self.maxDatagram = maxDatagram
@@ -64,12 +69,14 @@ public final class UDPReceiver: @unchecked Sendable {  // sources and buffers ar
         let queue: DispatchQueue
         let handler: any DatagramHandler
         let buffer: UnsafeMutableRawBufferPointer
+        let allow: AllowList
         var source: (any DispatchSourceRead)?
         var timer: (any DispatchSourceTimer)?
         let stopped = DispatchGroup()
 
-        init(socket: Socket, queue: DispatchQueue, handler: any DatagramHandler, capacity: Int) {
+        init(socket: Socket, queue: DispatchQueue, handler: any DatagramHandler, capacity: Int, allow: AllowList) {
             self.socket = socket
+            self.allow = allow
             self.queue = queue
             self.handler = handler
             buffer = .allocate(byteCount: capacity, alignment: 16)
@@ -91,6 +98,10 @@ public final class UDPReceiver: @unchecked Sendable {  // sources and buffers ar
                 if received < 0 {
                     if errno == EINTR { continue }
                     return  // EAGAIN: drained (other errors: the source fires again)
+                }
+                if !allow.allowsEveryone, !withUnsafePointer(to: &peer.storage, { allow.allows($0) }) {
+                    handler.denied(from: peer)
+                    continue
                 }
                 handler.handle(UnsafeRawBufferPointer(rebasing: buffer[0..<received]), from: peer)
             }
@@ -120,7 +131,8 @@ public final class UDPReceiver: @unchecked Sendable {  // sources and buffers ar
                     throw error
                 }
                 let queue = DispatchQueue(label: "estuary.\(name).udp\(index)", qos: .userInitiated)
-                readers.append(Reader(socket: socket, queue: queue, handler: makeHandler(), capacity: max(options.maxDatagram, 1500) + 1))
+                readers.append(Reader(socket: socket, queue: queue, handler: makeHandler(), capacity: max(options.maxDatagram, 1500) + 1,
+                                      allow: options.allow))
             }
         } catch {
             for reader in readers { reader.socket.close() }

@@ -43,10 +43,12 @@ public struct DaemonSettings: Sendable {
     public var shutdownTimeout: Double
     public var collectdInputs: [CollectdInputSettings]
     public var graphiteInputs: [GraphiteInputSettings]
+    /// The HTTP health endpoint (`/health`, `/metrics`); nil: none.
+    public var health: HTTPServerOptions?
 
     public init(hostname: String, batchLines: Int = 1000, batchInterval: Double = 0.2, metricsInterval: Double = 10,
                 shutdownTimeout: Double = 10, collectdInputs: [CollectdInputSettings] = [],
-                graphiteInputs: [GraphiteInputSettings] = []) {
+                graphiteInputs: [GraphiteInputSettings] = [], health: HTTPServerOptions? = nil) {
         self.hostname = hostname
         self.batchLines = batchLines
         self.batchInterval = batchInterval
@@ -54,6 +56,7 @@ public struct DaemonSettings: Sendable {
         self.shutdownTimeout = shutdownTimeout
         self.collectdInputs = collectdInputs
         self.graphiteInputs = graphiteInputs
+        self.health = health
     }
 }
 
@@ -121,6 +124,7 @@ public final class Daemon: @unchecked Sendable {  // mutated only by start() and
     private var udpReceivers: [UDPReceiver] = []
     private var tcpListeners: [TCPListener] = []
     private var sources: [any PipelineSource] = []
+    private var healthServer: HTTPServer?
     /// Bound addresses by listener (`<name>/udp`, `<name>/tcp`): the real ports when the configuration said 0.
     public private(set) var addresses: [String: SocketAddress] = [:]
 
@@ -150,11 +154,14 @@ public final class Daemon: @unchecked Sendable {  // mutated only by start() and
         } catch {
             for receiver in udpReceivers { receiver.stop() }
             for listener in tcpListeners { listener.stop() }
+            healthServer?.stop()
             udpReceivers.removeAll()
             tcpListeners.removeAll()
+            healthServer = nil
             throw error
         }
         reporter.start()
+        healthServer?.start()
         for receiver in udpReceivers { receiver.start() }
         for listener in tcpListeners { listener.start() }
         for (index, source) in sources.enumerated() {
@@ -164,6 +171,7 @@ public final class Daemon: @unchecked Sendable {  // mutated only by start() and
                 for started in sources[..<index] { started.stop() }
                 for receiver in udpReceivers { receiver.stop() }
                 for listener in tcpListeners { listener.stop() }
+                healthServer?.stop()
                 reporter.stop()
                 throw error
             }
@@ -174,6 +182,15 @@ public final class Daemon: @unchecked Sendable {  // mutated only by start() and
     }
 
     private func bindAll() throws(DaemonStartError) {
+        if let options = settings.health {
+            let endpoint = HealthEndpoint(hostname: settings.hostname, metrics: metrics, outputs: outputs)
+            do {
+                healthServer = try HTTPServer(options: options) { endpoint.respond($0) }
+                addresses["health/tcp"] = healthServer?.boundAddress
+            } catch {
+                throw DaemonStartError(listener: "health_listen", address: "\(options.listen) (tcp)", underlying: error)
+            }
+        }
         for input in settings.collectdInputs {
             let receiver: UDPReceiver
             do {
@@ -263,6 +280,8 @@ public final class Daemon: @unchecked Sendable {  // mutated only by start() and
             report.spilledLines += outputReport.spilledLines
             report.spoolLines += outputReport.spoolLines
         }
+        // The endpoint answers through the flush (outputs "stopping": 503), then goes.
+        healthServer?.stop()
         return report
     }
 }

@@ -57,6 +57,11 @@ final class CollectdInputHandler: DatagramHandler, @unchecked Sendable {  // con
         assembler.wrote(lines: written)
     }
 
+    func denied(from peer: PeerAddress) {
+        log.record(reason: "not_allowed", detail: "datagram dropped: the sender is not on the allow list",
+                   peer: peer.address?.description ?? "?")
+    }
+
     func tick() {
         assembler.tick()
         log.tick()
@@ -140,6 +145,11 @@ final class GraphiteInputHandler: DatagramHandler, StreamHandler, @unchecked Sen
         decode(datagram, peer: peer.address?.description ?? "?")
     }
 
+    func denied(from peer: PeerAddress) {
+        log.record(reason: "not_allowed", detail: "datagram dropped: the sender is not on the allow list",
+                   peer: peer.address?.description ?? "?")
+    }
+
     func handle(lines text: UnsafeRawBufferPointer, from connection: ConnectionInfo) {
         decode(text, peer: connection.peer?.description ?? "?")
     }
@@ -159,8 +169,14 @@ final class GraphiteInputHandler: DatagramHandler, StreamHandler, @unchecked Sen
         }
         counter.add()
         if event == .refused {
-            log.record(reason: "connection_refused", detail: "connection refused: max_connections reached",
+            log.record(reason: "connection_refused", detail: "connection refused: max_connections reached (or no file descriptor left)",
                        peer: connection.peer?.description ?? "?")
+        } else if event == .denied {
+            log.record(reason: "not_allowed", detail: "connection closed: the peer is not on the allow list",
+                       peer: connection.peer?.description ?? "?")
+        } else if event == .readTimeout {
+            log.record(reason: "read_timeout", detail: "connection closed: a line was begun and not finished within read_timeout; "
+                       + "the unfinished line was thrown away", peer: connection.peer?.description ?? "?")
         } else if event != .opened && event != .closed {
             logger.debug("connection \(event.rawValue)", metadata: ["listener.name": "\(name)",
                                                                    "peer.address": "\(connection.peer?.description ?? "?")"])

@@ -13,10 +13,45 @@ public protocol PipelineOutput: AnyObject, Sendable {
     /// Stop taking batches and send what is queued until `deadline` (MonotonicClock ns);
     /// returns when done, with what was left.
     func drain(until deadline: UInt64) -> PipelineOutputReport
+    /// The output's condition, for `/health` (any thread; must not block for long).
+    var health: OutputHealth { get }
 }
 
 extension PipelineOutput {
     public func beginDrain(until deadline: UInt64) {}
+
+    /// An output that reports nothing of itself is taken as healthy.
+    public var health: OutputHealth { OutputHealth(name: name, state: "unknown", healthy: true) }
+}
+
+/// What `/health` says of an output.
+public struct OutputHealth: Sendable, Equatable {
+    public var name: String
+    /// The output's state (`idle`, `ok`, `retrying`, `down`, ...).
+    public var state: String
+    /// Whether the state counts as healthy for the endpoint's status code.
+    public var healthy: Bool
+    /// What the output holds in memory and in its writer's hands.
+    public var queuedBatches: Int
+    public var queuedLines: Int
+    public var queuedBytes: Int
+    /// When a request was last accepted (wall clock, ns since the epoch).
+    public var lastSuccess: Int64?
+    public var lastError: String?
+    public var consecutiveFailures: Int
+
+    public init(name: String, state: String, healthy: Bool, queuedBatches: Int = 0, queuedLines: Int = 0, queuedBytes: Int = 0,
+                lastSuccess: Int64? = nil, lastError: String? = nil, consecutiveFailures: Int = 0) {
+        self.name = name
+        self.state = state
+        self.healthy = healthy
+        self.queuedBatches = queuedBatches
+        self.queuedLines = queuedLines
+        self.queuedBytes = queuedBytes
+        self.lastSuccess = lastSuccess
+        self.lastError = lastError
+        self.consecutiveFailures = consecutiveFailures
+    }
 }
 
 /// What an output could not send before its shutdown deadline: kept in its spool for the

@@ -81,6 +81,40 @@ public final class SelfMetrics: Sendable {
         }
     }
 
+    /// Whether a metric only increases or goes up and down.
+    public enum Kind: Sendable {
+        case counter, gauge
+    }
+
+    /// One metric and its current value.
+    public struct Entry: Sendable {
+        public var key: Key
+        public var kind: Kind
+        public var value: Int
+
+        /// The tags as (key, value) pairs, sorted by key.
+        public var tags: [(String, String)] {
+            stride(from: 0, to: key.tags.count - 1, by: 2).map { (key.tags[$0], key.tags[$0 + 1]) }
+        }
+    }
+
+    /// Every metric with its kind and current value, sorted by measurement, field and tags
+    /// (for the Prometheus exposition).
+    public func entries() -> [Entry] {
+        var all = counters.withLock { $0 }.map { Entry(key: $0.key, kind: .counter, value: $0.value.count) }
+        all += gauges.withLock { $0 }.map { Entry(key: $0.key, kind: .gauge, value: $0.value.current) }
+        return all.sorted {
+            ($0.key.measurement, $0.key.field, $0.key.tags.joined(separator: "\u{0}"))
+                < ($1.key.measurement, $1.key.field, $1.key.tags.joined(separator: "\u{0}"))
+        }
+    }
+
+    /// The gauge for (measurement, field, tags) if something registered it (none is made).
+    public func existingGauge(_ measurement: String, _ field: String, _ tags: [(String, String)] = []) -> Gauge? {
+        let key = Key(measurement: measurement, field: field, tags: tags)
+        return gauges.withLock { $0[key] }
+    }
+
     /// Every metric's current value, grouped by measurement and tags (one point each).
     public func snapshot() -> [Sample] {
         var grouped: [SeriesKey: [(String, Int)]] = [:]

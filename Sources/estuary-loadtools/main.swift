@@ -16,10 +16,11 @@
 //       distinct point, and count(value) and sum(value) say what arrived. One TCP connection,
 //       RATE lines/s, stops at the first write error (the receiver died); prints
 //       "sent N" with N the lines written whole. For the spool's end-to-end tests.
-//   estuary-loadtools collectd-load PORT RATE SECONDS
+//   estuary-loadtools collectd-load PORT RATE SECONDS [HOST_PREFIX]
 //       Sends collectd datagrams over UDP at RATE datagrams/s for SECONDS: each 20 value
-//       lists of interface if_octets (40 values), from 100 hosts, every datagram with its own
-//       timestamp so that a database stores every value; prints "sent DATAGRAMS VALUES".
+//       lists of interface if_octets (40 values), from 100 hosts (HOST_PREFIX-0 ... -99,
+//       default bench-host), every datagram with its own timestamp so that a database stores
+//       every value (count(value) says what arrived); prints "sent DATAGRAMS VALUES".
 import EstuaryWire
 import Foundation
 import Synchronization
@@ -115,13 +116,13 @@ enum LoadTools {
     /// Values per synthetic collectd datagram.
     static let valuesPerDatagram = 40
 
-    static func collectdLoad(port: UInt16, rate: Double, seconds: Double) {
+    static func collectdLoad(port: UInt16, rate: Double, seconds: Double, hostPrefix: String = "bench-host") {
         // One template datagram per host; the TIME_HR part is patched before each send.
         let start = UInt64(Date().timeIntervalSince1970) << 30
         var templates: [[UInt8]] = []
         for host in 0..<100 {
             var writer = CollectdPacketWriter()
-            writer.host("bench-host-\(host).example.org")
+            writer.host("\(hostPrefix)-\(host).example.org")
             writer.timeHR(start)
             writer.intervalHR(10 << 30)
             writer.plugin("interface")
@@ -303,9 +304,9 @@ enum LoadTools {
             graphiteCount(port: port, path: arguments[3], first: first, count: count, rate: rate)
 
         case "collectd-load":
-            guard arguments.count == 5, let port = UInt16(arguments[2]), let rate = Double(arguments[3]),
+            guard arguments.count == 5 || arguments.count == 6, let port = UInt16(arguments[2]), let rate = Double(arguments[3]),
                   let seconds = Double(arguments[4]) else { usage() }
-            collectdLoad(port: port, rate: rate, seconds: seconds)
+            collectdLoad(port: port, rate: rate, seconds: seconds, hostPrefix: arguments.count == 6 ? arguments[5] : "bench-host")
 
         default:
             usage()

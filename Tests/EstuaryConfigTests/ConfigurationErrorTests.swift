@@ -1,4 +1,5 @@
 import EstuaryConfig
+import EstuaryIO
 import Foundation
 import Testing
 
@@ -227,6 +228,48 @@ let errorCases: [ErrorCase] = [
               line: 2, keyPath: "", message: "syntax error: "),
     ErrorCase(name: "duplicate key", text: "[[inputs.collectd]]\nlisten = \"a:1\"\nlisten = \"b:2\"\n",
               line: 3, keyPath: "", message: "syntax error: "),
+    ErrorCase(name: "allow: bits past the prefix", text: """
+              [[inputs.graphite]]
+              listen_tcp = ":2003"
+              allow = ["127.0.0.0/8",
+                       "10.0.0.1/8"]
+              [[outputs.influxdb]]
+              """, line: 4, keyPath: "inputs.graphite[0].allow[1]",
+              message: "bad network '10.0.0.1/8': 10.0.0.1/8 has address bits set past the /8 prefix; write the network (10.0.0.0/8) or the host alone"),
+    ErrorCase(name: "allow: empty", text: "[[inputs.collectd]]\nlisten = \":1\"\nallow = []\n[[outputs.influxdb]]\n",
+              line: 3, keyPath: "inputs.collectd[0].allow", message: "an empty list would refuse every sender"),
+    ErrorCase(name: "allow: not an address", text: "[[inputs.collectd]]\nlisten = \":1\"\nallow = [\"localhost\"]\n[[outputs.influxdb]]\n",
+              line: 3, keyPath: "inputs.collectd[0].allow[0]", message: "'localhost' is not a numeric IPv4 or IPv6 address"),
+    ErrorCase(name: "read_timeout: bare number", text: "[[inputs.graphite]]\nlisten_tcp = \":1\"\nread_timeout = 30\n[[outputs.influxdb]]\n",
+              line: 3, keyPath: "inputs.graphite[0].read_timeout", message: "bare number 30"),
+    ErrorCase(name: "health_listen: a host name", text: "health_listen = \"localhost:8125\"\n[[inputs.collectd]]\nlisten = \":1\"\n[[outputs.influxdb]]\n",
+              line: 1, keyPath: "health_listen", message: "host names are not resolved"),
+    ErrorCase(name: "health_listen: the port of a graphite listener", text: "health_listen = \":2003\"\n[[inputs.graphite]]\nlisten_tcp = \"127.0.0.1:2003\"\n[[outputs.influxdb]]\n",
+              line: 3, keyPath: "inputs.graphite[0].listen_tcp", message: "is already used by health_listen"),
+    // Found by FuzzConfig: headers whose key starts with a character no key starts with made
+    // TOMLKit's parser (toml++) abort the process on an assertion (check-config, start, SIGHUP).
+    ErrorCase(name: "fuzz: header key starting with ')'",
+              text: "health_listen = \"127.0.0.1:8125\"\n[[)nputs.graphite]]\ntemplatesp = \":2003\"\n",
+              line: 2, keyPath: "", message: "syntax error: a table header needs a key: expected a letter, digit, '_', '-' or a quote, saw ')'"),
+    ErrorCase(name: "fuzz: '}' as an array element", text: "a = [1,\n}]\n", line: 2, keyPath: "",
+              message: "syntax error: expected an array element, saw '}'"),
+    ErrorCase(name: "fuzz: a Unicode line separator as an array element", text: "[[inputs.graphite]]\ntemplates = [\u{2028}]\n",
+              line: 2, keyPath: "", message: "saw '\u{2028}'"),
+    ErrorCase(name: "fuzz: '[[['", text: "[[[inpuoltle[inpuoltle\n", line: 1, keyPath: "", message: "saw '['"),
+    ErrorCase(name: "'[ [' is TOMLKit's error", text: "[ [x]]\n", line: 1, keyPath: "", message: "contiguous"),
+    ErrorCase(name: "fuzz: a lone '['", text: "[[inputs.collectd]]\nlisten = \":1\"\n[\n",
+              line: 3, keyPath: "", message: "saw the end of the line"),
+    ErrorCase(name: "fuzz: '[ ' then a bad character", text: "[ \u{00e9}x]\n", line: 1, keyPath: "", message: "saw 'é'"),
+    ErrorCase(name: "fuzz: an earlier syntax error is reported first", text: "a = = 1\n[[)x]]\n",
+              line: 1, keyPath: "", message: "syntax error: "),
+    ErrorCase(name: "'[' inside a multi-line array is not a header", text: """
+              [[inputs.graphite]]
+              listen_tcp = ":2003"
+              templates = [
+              [
+              ]
+              [[outputs.influxdb]]
+              """, line: 6, keyPath: "", message: "syntax error: Error while parsing array"),
 ]
 
 @Suite("configuration errors")
@@ -265,6 +308,29 @@ struct ConfigurationErrorTests {
         let small = try EstuaryConfiguration.parse(valid(output: "queue_size = \"8MiB\""))
         #expect(small.influxDBOutputs.first?.spoolMemory == 4 << 20)
         #expect(try EstuaryConfiguration.parse(valid()).influxDBOutputs.first?.spoolMemory == 16 << 20)
+    }
+
+    @Test("allow, read_timeout and health_listen: values")
+    func hostileInputKeys() throws {
+        let configuration = try EstuaryConfiguration.parse("""
+            health_listen = "[::1]:8125"
+            [[inputs.collectd]]
+            listen = ":25826"
+            allow = ["192.0.2.0/24", "2001:db8::/32", "127.0.0.1"]
+            [[inputs.graphite]]
+            listen_tcp = ":2003"
+            read_timeout = "1m"
+            allow = ["::1"]
+            [[outputs.influxdb]]
+            """)
+        #expect(configuration.global.healthListen == ListenAddress(host: "::1", port: 8125))
+        #expect(configuration.collectdInputs.first?.allow.description == "192.0.2.0/24, 2001:db8::/32, 127.0.0.1/32")
+        #expect(configuration.graphiteInputs.first?.allow.description == "::1/128")
+        #expect(configuration.graphiteInputs.first?.readTimeout == 60)
+        let defaults = try EstuaryConfiguration.parse("[[inputs.graphite]]\nlisten_tcp = \":2003\"\n[[outputs.influxdb]]\n")
+        #expect(defaults.global.healthListen == nil)
+        #expect(defaults.graphiteInputs.first?.allow.allowsEveryone == true)
+        #expect(defaults.graphiteInputs.first?.readTimeout == 30)
     }
 
     @Test("the description reads file:line: key path: message")

@@ -1,4 +1,5 @@
 import EstuaryConfig
+import EstuaryIO
 import EstuaryWire
 import Foundation
 import Testing
@@ -9,13 +10,14 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 
 /// The keys each section accepts: the contract of Docs/configuration.md and examples/estuary.toml.
 let contractKeys: [String: [String]] = [
-    "": ["data_dir", "hostname", "log_level", "metrics_interval", "shutdown_timeout", "batch_lines", "batch_interval"],
+    "": ["data_dir", "hostname", "log_level", "metrics_interval", "shutdown_timeout", "batch_lines", "batch_interval",
+         "health_listen"],
     "inputs.collectd": ["name", "listen", "types_db", "security_level", "auth_file", "schema", "store_rates",
-                        "read_buffer", "readers", "max_datagram"],
+                        "read_buffer", "readers", "max_datagram", "allow"],
     "inputs.graphite": ["name", "listen_tcp", "listen_udp", "collectd_paths", "prefix", "postfix", "escape_character",
                         "separate_instances", "always_append_ds", "reverse_host", "drop_duplicate_fields", "templates",
                         "separator", "schema", "types_db", "max_line_length", "max_connections", "idle_timeout",
-                        "read_buffer"],
+                        "read_buffer", "read_timeout", "allow"],
     "inputs.snmp": ["name", "targets", "targets_file", "version", "community", "username", "security_level", "auth_protocol",
                     "auth_password", "priv_protocol", "priv_password", "context_name", "interval", "timeout", "retries",
                     "max_repetitions", "schema", "rates", "index_refresh", "window", "credentials", "table", "scalar"],
@@ -39,7 +41,7 @@ struct SampleConfigurationTests {
         let configuration = try EstuaryConfiguration.parse(EstuaryConfiguration.sample)
         #expect(configuration.global == GlobalConfiguration(
             dataDirectory: "./data", hostname: GlobalConfiguration.machineHostname(), logLevel: .info, metricsInterval: 10,
-            shutdownTimeout: 10, batchLines: 1000, batchInterval: 0.2))
+            shutdownTimeout: 10, batchLines: 1000, batchInterval: 0.2, healthListen: ListenAddress(host: "127.0.0.1", port: 8125)))
 
         #expect(configuration.collectdInputs == [CollectdInputConfiguration(
             name: "collectd", listen: ListenAddress(host: "127.0.0.1", port: 25826),
@@ -63,6 +65,8 @@ struct SampleConfigurationTests {
         #expect(graphite.maxConnections == 1024)
         #expect(graphite.idleTimeout == 300)
         #expect(graphite.readBuffer == 8 * 1024 * 1024)
+        #expect(graphite.readTimeout == 30)
+        #expect(graphite.allow == .everyone)
         #expect(graphite.templateSet.apply("a.b.c").measurement == "a.b.c")
 
         #expect(configuration.influxDBOutputs == [InfluxDBOutputSettings(

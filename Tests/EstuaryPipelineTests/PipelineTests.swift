@@ -242,6 +242,7 @@ struct KernelUDPStatisticsTests {
 
 final class NullDatagramHandler: DatagramHandler {
     func handle(_ datagram: UnsafeRawBufferPointer, from peer: PeerAddress) {}
+    func denied(from peer: PeerAddress) {}
     func tick() {}
     func finish() {}
 }

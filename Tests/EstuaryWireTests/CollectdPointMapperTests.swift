@@ -288,3 +288,75 @@ struct CollectdDirectEncodingTests {
         #expect(rejections.first?.values == 1)
     }
 }
+
+/// Each receiver thread's writer starts as a copy of its input's one mapper (`readers = N`):
+/// the copies must not share the tag segments they rewrite for every value list.
+@Suite("collectd mapper copies on several threads")
+struct CollectdMapperCopyTests {
+    /// A datagram of one value list from `host`.
+    static func datagram(host: String, value: Double) -> [UInt8] {
+        var writer = CollectdPacketWriter()
+        writer.host(host)
+        writer.time(seconds: 1_700_000_000)
+        writer.plugin("p")
+        writer.pluginInstance(host + "-instance")
+        writer.type("gauge")
+        writer.typeInstance(host + "-ti")
+        writer.values([.gauge(value)])
+        return writer.bytes
+    }
+
+    @Test("a copy of a mapper takes its own tag segments at its first write")
+    func copiesStopSharing() {
+        let original = CollectdPointMapper(typesDB: Fixtures.typesDB)
+        var first = CollectdLineProtocolWriter(mapper: original)
+        var second = CollectdLineProtocolWriter(mapper: original)
+        #expect(first.mapper.cache.sharesTagSegments(with: second.mapper.cache))
+        let decoder = try! CollectdPacketDecoder()
+        var rejections: [CollectdRejection] = []
+        Self.datagram(host: "a", value: 1).withUnsafeBytes { decoder.walk($0, visitor: &first, rejections: &rejections) }
+        Self.datagram(host: "b", value: 2).withUnsafeBytes { decoder.walk($0, visitor: &second, rejections: &rejections) }
+        #expect(!first.mapper.cache.sharesTagSegments(with: second.mapper.cache))
+        #expect(!first.mapper.cache.sharesTagSegments(with: original.cache))
+        #expect(String(decoding: first.buffer.bytes, as: UTF8.self)
+                == "p_value,host=a,instance=a-instance,type=gauge,type_instance=a-ti value=1 1700000000000000000\n")
+        #expect(String(decoding: second.buffer.bytes, as: UTF8.self)
+                == "p_value,host=b,instance=b-instance,type=gauge,type_instance=b-ti value=2 1700000000000000000\n")
+    }
+
+    @Test("two threads writing through copies of one mapper each get only their own series")
+    func concurrentCopies() async {
+        let mapper = CollectdPointMapper(typesDB: Fixtures.typesDB)
+        let rounds = 20_000
+        // Each thread alternates between two hosts of its own, so every value list rewrites the segments.
+        let outputs = await withTaskGroup(of: (String, String).self) { group in
+            for name in ["left", "right"] {
+                group.addTask {
+                    let datagrams = [Self.datagram(host: name + "-1", value: 1), Self.datagram(host: name + "-2", value: 2)]
+                    let decoder = try! CollectdPacketDecoder()
+                    var writer = CollectdLineProtocolWriter(mapper: mapper)
+                    var rejections: [CollectdRejection] = []
+                    for round in 0..<rounds {
+                        writer.startDatagram()
+                        datagrams[round % 2].withUnsafeBytes { decoder.walk($0, visitor: &writer, rejections: &rejections) }
+                    }
+                    return (name, String(decoding: writer.buffer.bytes, as: UTF8.self))
+                }
+            }
+            var all: [(String, String)] = []
+            for await output in group { all.append(output) }
+            return all
+        }
+        for (name, text) in outputs {
+            let lines = text.split(separator: "\n")
+            #expect(lines.count == rounds)
+            let foreign = lines.filter { line in
+                let host = line.split(separator: ",")[1]
+                let suffix = host.hasSuffix("-1") ? "1" : "2"
+                return line != "p_value,\(host),instance=\(host.dropFirst(5))-instance,type=gauge,type_instance=\(host.dropFirst(5))-ti value=\(suffix) 1700000000000000000"
+                    || !host.hasPrefix("host=\(name)-")
+            }
+            #expect(foreign.count == 0, "\(name): \(foreign.count) lines with another thread's pieces, such as \(foreign.prefix(3))")
+        }
+    }
+}

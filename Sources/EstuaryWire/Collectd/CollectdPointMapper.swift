@@ -35,8 +35,9 @@ public struct CollectdPointMapper: Sendable {
     private var previous: [RateKey: Sample] = [:]
     private var lastType: String = ""
     private var lastSources: [CollectdDataSource]?
-    /// Line-protocol pieces of the series being written, reused while they repeat.
-    private var cache = LineCache()
+    /// Line-protocol pieces of the series being written, reused while they repeat (copy on
+    /// write: each copy of a mapper, such as each receiver thread's, ends up with its own).
+    private(set) var cache = LineCache()
 
     public init(typesDB: TypesDB, schema: CollectdSchema = .split, storeRates: Bool = false) {
         self.typesDB = typesDB
@@ -317,11 +318,14 @@ public struct CollectdPointMapper: Sendable {
 /// per identifier field (`,host=…`, `,instance=…`, `,type=…`, `,type_instance=…`), each
 /// rebuilt only when its field's bytes change, and per (plugin, type) the measurement
 /// (split) or field keys (join) of every data source, in a small most-recently-used table.
-struct LineCache: @unchecked Sendable {  // confined to the mapper that owns it
-    private let host = Segment(key: "host")
-    private let pluginInstance = Segment(key: "instance")
-    private let type = Segment(key: "type")
-    private let typeInstance = Segment(key: "type_instance")
+///
+/// A value: the segments are objects (their buffers are reused), so a copy shares them only
+/// until its first write, which takes fresh ones when they are shared (copy on write). Each
+/// receiver thread's writer starts as a copy of the input's one mapper; without this, the
+/// readers of one input (`readers = N`) rewrote each other's segments between building a
+/// line's tags and writing them (a data race, and lines with another datagram's tags).
+struct LineCache: @unchecked Sendable {  // the segments are written only by a copy that holds them alone
+    private var segments = TagSegments()
     private var names = BytesKeyedCache<Names>()
     private(set) var current = Names(sources: CollectdPointMapper.Sources(known: nil))
     static let valueField = Array(" value=".utf8)
@@ -329,20 +333,35 @@ struct LineCache: @unchecked Sendable {  // confined to the mapper that owns it
     /// The tag segments, in key order, to append after the measurement.
     @inline(__always)
     func appendTags<Sink: ByteSink>(into buffer: inout Sink) {
-        buffer.appendBuffer(host.bytes)
-        buffer.appendBuffer(pluginInstance.bytes)
-        buffer.appendBuffer(type.bytes)
-        buffer.appendBuffer(typeInstance.bytes)
+        buffer.appendBuffer(segments.host.bytes)
+        buffer.appendBuffer(segments.pluginInstance.bytes)
+        buffer.appendBuffer(segments.type.bytes)
+        buffer.appendBuffer(segments.typeInstance.bytes)
     }
 
     /// Makes the tag segments match `list`; false when a value needs a rewrite (use the point path).
     mutating func prepareTags(for list: CollectdRawValueList) -> Bool {
+        if !isKnownUniquelyReferenced(&segments) { segments = TagSegments() }
         // Every segment is updated (no short-circuit), so the next list compares against this one.
-        let hostClean = host.update(list.host)
-        let instanceClean = pluginInstance.update(list.pluginInstance)
-        let typeClean = type.update(list.type)
-        let typeInstanceClean = typeInstance.update(list.typeInstance)
+        let hostClean = segments.host.update(list.host)
+        let instanceClean = segments.pluginInstance.update(list.pluginInstance)
+        let typeClean = segments.type.update(list.type)
+        let typeInstanceClean = segments.typeInstance.update(list.typeInstance)
         return hostClean && instanceClean && typeClean && typeInstanceClean
+    }
+
+    /// Whether this cache's tag segments are shared with another copy (tests: a copy must
+    /// stop sharing them at its first write).
+    func sharesTagSegments(with other: LineCache) -> Bool {
+        segments === other.segments
+    }
+
+    /// The four tag segments, held as one object so that one uniqueness check covers them.
+    final class TagSegments {
+        let host = Segment(key: "host")
+        let pluginInstance = Segment(key: "instance")
+        let type = Segment(key: "type")
+        let typeInstance = Segment(key: "type_instance")
     }
 
     /// Makes `current` the names of the list's plugin, type and value count (built, with the
