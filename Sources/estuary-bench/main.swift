@@ -117,21 +117,64 @@ func collectdToLineProtocol(schema: CollectdSchema) throws {
 }
 
 /// graphite: the write_graphite capture through the collectd path mapping, or through templates.
-func graphiteToLineProtocol(collectdPaths: Bool) throws {
+func graphiteToLineProtocol(collectdPaths: Bool, text: @autoclosure () -> [UInt8] = graphiteText, label extra: String = "") throws {
     let templates = try GraphiteTemplateSet([".host.measurement.field*"])
     let decoder = GraphiteDecoder(
         configuration: GraphiteDecoderConfiguration(collectdPaths: collectdPaths, templates: templates), typesDB: types)
     var writer = GraphiteLineProtocolWriter(decoder: decoder)
     let buffer = ByteBuffer(capacity: 1 << 20)
-    let label = collectdPaths ? "write_graphite mapping" : "template"
-    measure("graphite write_graphite capture -> lp (\(label))", unit: "lines") {
+    let label = (collectdPaths ? "write_graphite mapping" : "template") + extra
+    let name = "graphite write_graphite capture -> lp (\(label))"
+    if !only.isEmpty && !name.contains(only) { return }
+    let text = text()
+    measure(name, unit: "lines") {
         writer.rejections.removeAll(keepingCapacity: true)
-        buffer.removeAll()
-        let lines = graphiteText.withUnsafeBytes { writer.decode($0, now: 0, into: buffer) }
-        return (lines, buffer.count)
+        var lines = 0, bytes = 0
+        var start = 0
+        // In slices of about 1 MiB, as a receiver's reads would come.
+        text.withUnsafeBytes { all in
+            while start < all.count {
+                var end = min(all.count, start + (1 << 20))
+                while end < all.count && all[end - 1] != UInt8(ascii: "\n") { end += 1 }
+                buffer.removeAll()
+                lines += writer.decode(UnsafeRawBufferPointer(rebasing: all[start..<end]), now: 0, into: buffer)
+                bytes += buffer.count
+                start = end
+            }
+        }
+        return (lines, bytes)
     }
+}
+
+/// One interval of the capture (each of its paths once) as if `hosts` hosts had sent it
+/// (`<host>-<n>.plugin...`): far more distinct paths than the writer's path cache holds,
+/// visited in a cycle, so that it misses: its worst case.
+func manyHosts(_ hosts: Int) -> [UInt8] {
+    // The last line of each path (the first ones of counters are `nan`, which is skipped).
+    var order: [ArraySlice<UInt8>] = []
+    var last: [ArraySlice<UInt8>: ArraySlice<UInt8>] = [:]
+    for line in graphiteText.split(separator: UInt8(ascii: "\n")) {
+        guard let space = line.firstIndex(of: UInt8(ascii: " ")) else { continue }
+        if last.updateValue(line, forKey: line[..<space]) == nil { order.append(line[..<space]) }
+    }
+    let interval = order.compactMap { path -> (host: ArraySlice<UInt8>, rest: ArraySlice<UInt8>)? in
+        guard let line = last[path], let dot = line.firstIndex(of: UInt8(ascii: ".")) else { return nil }
+        return (line[..<dot], line[dot...])
+    }
+    var text: [UInt8] = []
+    for host in 0..<hosts {
+        let suffix = Array("-\(host)".utf8)
+        for (name, rest) in interval {
+            text.append(contentsOf: name)
+            text.append(contentsOf: suffix)
+            text.append(contentsOf: rest)
+            text.append(UInt8(ascii: "\n"))
+        }
+    }
+    return text
 }
 
 try collectdStages()
 for schema in CollectdSchema.allCases { try collectdToLineProtocol(schema: schema) }
 for collectdPaths in [true, false] { try graphiteToLineProtocol(collectdPaths: collectdPaths) }
+try graphiteToLineProtocol(collectdPaths: true, text: manyHosts(2000), label: ", 2,000 hosts: every path new to the cache")

@@ -209,9 +209,10 @@ struct GraphiteDirectEncodingTests {
     /// The writer must give the points of decodeLine + LineProtocolEncoder: the same lines, but
     /// for values, which the writer may copy as the sender wrote them (`-0`, `1.50`) where the
     /// encoder formats the double; so lines are compared as parsed points, exactly.
-    func bothWays(_ text: String, decoder: GraphiteDecoder) -> ([Point], [Point], GraphiteLineProtocolWriter) {
+    func bothWays(_ text: String, decoder: GraphiteDecoder,
+                  pathCacheCapacity: Int = GraphiteLineProtocolWriter.pathCacheCapacity) -> ([Point], [Point], GraphiteLineProtocolWriter) {
         let (points, rejections, stats) = decodeGraphite(text, decoder: decoder, now: 77)
-        var writer = GraphiteLineProtocolWriter(decoder: decoder)
+        var writer = GraphiteLineProtocolWriter(decoder: decoder, pathCacheCapacity: pathCacheCapacity)
         var direct: [UInt8] = []
         Array(text.utf8).withUnsafeBytes { _ = writer.decode($0, now: 77, into: &direct) }
         #expect(writer.rejections == rejections)
@@ -221,6 +222,37 @@ struct GraphiteDirectEncodingTests {
         let viaWriter = parser.parse(String(decoding: direct, as: UTF8.self))
         #expect(viaPoints.errors.isEmpty && viaWriter.errors.isEmpty)
         return (viaPoints.points, viaWriter.points, writer)
+    }
+
+    @Test("a path seen again is written from the path cache: the same lines, also for paths that take the point path")
+    func pathCacheRepeats() {
+        let once = "web-1.cpu-0.percent-idle 97.5 1\nweb-1.load.load.shortterm 0.25 1\nweb-1.nosuch.thing 1 1\n"
+            + "not_collectd 5 1\nweb-1.interface-eth0.if_octets.rx 1 1\nweb-1.memory.memory-used 5e3 1\n"
+        let (viaPoints, direct, writer) = bothWays(String(repeating: once, count: 50), decoder: graphiteDecoder())
+        #expect(direct == viaPoints)
+        #expect(direct.count == 300)
+        #expect(writer.pathCacheEnabled)
+    }
+
+    @Test("more distinct paths than the cache holds: it turns itself off, the lines stay the same, and it tries again later")
+    func pathCacheOverflow() {
+        let capacity = 1024
+        let distinct = 2 * capacity
+        var text = ""
+        for round in 0..<3 {
+            for host in 0..<distinct { text += "host\(host).load.load.shortterm \(round).5 1\n" }
+        }
+        let (viaPoints, direct, afterOverflow) = bothWays(text, decoder: graphiteDecoder(), pathCacheCapacity: capacity)
+        #expect(direct == viaPoints)
+        var writer = afterOverflow
+        #expect(!writer.pathCacheEnabled, "every lookup missed, yet the cache is still on")
+        // After its pause (PrefixCacheUse.pause lines), it is asked again.
+        var bytes: [UInt8] = []
+        let repeated = Array(String(repeating: "host1.load.load.shortterm 1 2\n", count: PrefixCacheUse.pause).utf8)
+        repeated.withUnsafeBytes { _ = writer.decode($0, now: 0, into: &bytes) }
+        #expect(writer.pathCacheEnabled)
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == PrefixCacheUse.pause && Set(lines).count == 1)
     }
 
     @Test("plain decimals are copied as sent; other forms are formatted")

@@ -145,6 +145,16 @@ public struct GraphiteLineProtocolWriter {
     private let type = LineCache.Segment(key: "type", fixSlashes: false)
     private let typeInstance = LineCache.Segment(key: "type_instance", fixSlashes: false)
     private var points: [Point] = []
+    /// The start of the line (`measurement,tags field=`) each recent write_graphite path gave
+    /// (nil: the path takes the point path), so a path seen again costs a hash, a compare and
+    /// a copy (senders repeat the same paths every interval). Off for a while when most lookups
+    /// miss (more distinct paths than it holds), where it would only add work.
+    private var prefixes: BytesKeyedCache<CollectdLinePrefix?>
+    private var prefixUse = PrefixCacheUse()
+    /// Paths the cache holds: a worker serving a few hundred collectd hosts (up to ~16 MiB).
+    public static let pathCacheCapacity = 65536
+    /// Whether the path cache is being asked (tests).
+    var pathCacheEnabled: Bool { prefixUse.enabled }
     // What every line needs, taken out of the decoder once: reading them through the
     // decoder's configuration would copy it (and retain its strings) for every line.
     private let collectdPaths: Bool
@@ -154,7 +164,14 @@ public struct GraphiteLineProtocolWriter {
     private let mapper: WriteGraphitePathMapper
 
     public init(decoder: GraphiteDecoder) {
+        self.init(decoder: decoder, pathCacheCapacity: Self.pathCacheCapacity)
+    }
+
+    init(decoder: GraphiteDecoder, pathCacheCapacity: Int) {
         self.decoder = decoder
+        var slots = 1
+        while slots < 2 * pathCacheCapacity { slots <<= 1 }
+        prefixes = BytesKeyedCache(capacity: pathCacheCapacity, slots: slots)
         types = CachedTypeLookup(typesDB: decoder.mapper.typesDB)
         collectdPaths = decoder.configuration.collectdPaths
         maxLineLength = decoder.configuration.maxLineLength
@@ -204,13 +221,40 @@ public struct GraphiteLineProtocolWriter {
         if collectdPaths && line.count <= maxLineLength,
            case .success(let parsed)? = parser.parse(line), parsed.tags.isEmpty {
             let path = UnsafeRawBufferPointer(rebasing: line[parsed.path])
-            var lookup = types
-            if let identity = mapper.rawIdentity(of: path, lookup: &lookup),
-               write(identity, path: path, value: parsed.value,
-                     valueText: parsed.plainValueText.map { UnsafeRawBufferPointer(rebasing: line[$0]) },
-                     timestamp: parsed.timestamp ?? now, into: &sink) {
+            let written: Bool?  // nil: not a line of the fast path; else its type was unknown
+            if prefixUse.enabled {
+                let key = path.bindMemory(to: UInt8.self)
+                let prefix: CollectdLinePrefix?
+                if let held = prefixes.lookup(key) {
+                    prefix = held
+                    prefixUse.count(missed: false)
+                } else {
+                    prefix = makePrefix(path)
+                    prefixes.insert(prefix, key)
+                    prefixUse.count(missed: true)
+                }
+                if let prefix { prefix.bytes.withUnsafeBufferPointer { sink.appendBytes($0) } }
+                written = prefix?.unknownType
+            } else {
+                // Too many distinct paths for the cache: straight into the sink.
+                prefixUse.skipped()
+                var lookup = types
+                if let identity = mapper.rawIdentity(of: path, lookup: &lookup), writePrefix(identity, path: path, into: &sink) {
+                    written = identity.unknownType
+                } else {
+                    written = nil
+                }
+            }
+            if let unknownType = written {
+                if let valueText = parsed.plainValueText {
+                    // The sender's own digits: the same double for InfluxDB, without formatting it again.
+                    sink.appendBytes(UnsafeRawBufferPointer(rebasing: line[valueText]).bindMemory(to: UInt8.self))
+                } else {
+                    appendFloat(parsed.value, into: &sink)
+                }
+                LineProtocolEncoder.appendTimestamp(parsed.timestamp ?? now, into: &sink)
                 stats.collectdPaths += 1
-                if identity.unknownType { stats.unknownType += 1 }
+                if unknownType { stats.unknownType += 1 }
                 report.points += 1
                 return
             }
@@ -220,11 +264,21 @@ public struct GraphiteLineProtocolWriter {
         for point in points { LineProtocolEncoder().encode(point, into: &sink, report: &report) }
     }
 
-    /// Writes one collectd line from cached pieces; false (nothing written) when a name
-    /// needs a rewrite.
-    private mutating func write<Sink: ByteSink>(_ identity: CollectdRawPathIdentity, path: UnsafeRawBufferPointer,
-                                                value: Double, valueText: UnsafeRawBufferPointer?, timestamp: Int64,
-                                                into sink: inout Sink) -> Bool {
+    /// The start of the line a write_graphite path gives, or nil when it is not one or a name
+    /// needs one of the encoder's rewrites (the point path then writes the line).
+    private mutating func makePrefix(_ path: UnsafeRawBufferPointer) -> CollectdLinePrefix? {
+        var lookup = types
+        guard let identity = mapper.rawIdentity(of: path, lookup: &lookup) else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(path.count + 64)
+        guard writePrefix(identity, path: path, into: &bytes) else { return nil }
+        return CollectdLinePrefix(bytes: bytes, unknownType: identity.unknownType)
+    }
+
+    /// Writes the measurement, the tags and the field key of one collectd line from cached,
+    /// escaped pieces; false (nothing written) when a name needs a rewrite.
+    private mutating func writePrefix<Sink: ByteSink>(_ identity: CollectdRawPathIdentity, path: UnsafeRawBufferPointer,
+                                                      into sink: inout Sink) -> Bool {
         let base = path.baseAddress!.assumingMemoryBound(to: UInt8.self)
         func bytes(_ range: Range<Int>) -> UnsafeBufferPointer<UInt8> {
             UnsafeBufferPointer(start: base + range.lowerBound, count: range.count)
@@ -248,13 +302,6 @@ public struct GraphiteLineProtocolWriter {
                 sink.appendBuffer(type.bytes)
                 sink.appendBuffer(typeInstance.bytes)
                 sink.appendBytes(names.field)
-                if let valueText {
-                    // The sender's own digits: the same double for InfluxDB, without formatting it again.
-                    sink.appendBytes(valueText.bindMemory(to: UInt8.self))
-                } else {
-                    appendFloat(value, into: &sink)
-                }
-                LineProtocolEncoder.appendTimestamp(timestamp, into: &sink)
                 return true
             }
         }
@@ -271,6 +318,44 @@ public struct GraphiteLineProtocolWriter {
             var text = text
             return text.withUTF8(body)
         }
+    }
+}
+
+/// The start of a write_graphite path's line, up to its value: `measurement,tags field=`.
+struct CollectdLinePrefix {
+    var bytes: [UInt8]
+    var unknownType: Bool
+}
+
+/// When the path cache is worth asking: it counts lookups in rounds of `round`; a round in
+/// which more than half missed turns it off for `pause` lines, then it tries again.
+struct PrefixCacheUse {
+    static let round = 4096
+    static let pause = 65536
+    private(set) var enabled = true
+    private var lookups = 0
+    private var misses = 0
+    private var pausedFor = 0
+
+    @inline(__always)
+    mutating func count(missed: Bool) {
+        lookups += 1
+        if missed { misses += 1 }
+        if lookups == Self.round {
+            if misses * 2 > lookups {
+                enabled = false
+                pausedFor = 0
+            }
+            lookups = 0
+            misses = 0
+        }
+    }
+
+    /// Called for each line the cache was not asked about; ends the pause after `pause` lines.
+    @inline(__always)
+    mutating func skipped() {
+        pausedFor += 1
+        if pausedFor >= Self.pause { enabled = true }
     }
 }
 

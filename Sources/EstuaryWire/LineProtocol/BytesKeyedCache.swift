@@ -37,18 +37,41 @@ struct BytesKeyedCache<Value> {
     @inline(__always)
     mutating func value(_ first: UnsafeBufferPointer<UInt8>, _ second: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0),
                         salt: UInt64 = 0, make: () -> Value) -> Value {
+        if let value = lookup(first, second, salt: salt) { return value }
+        let value = make()
+        insert(value, first, second, salt: salt)
+        return value
+    }
+
+    /// The value held for (`first`, `second`, `salt`), if any.
+    @inline(__always)
+    mutating func lookup(_ first: UnsafeBufferPointer<UInt8>, _ second: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0),
+                         salt: UInt64 = 0) -> Value? {
         let hash = Self.hash(first, second, salt: salt)
         if hash == lastHash && lastIndex >= 0 && matches(lastIndex, hash, first, second) {
             return entries.withUnsafeBufferPointer { $0[lastIndex].value }
         }
-        let slot = Int(truncatingIfNeeded: hash) & (slots.count - 1)
-        let candidate = slots[slot]
+        let candidate = slots[Int(truncatingIfNeeded: hash) & (slots.count - 1)]
         if candidate >= 0 && matches(candidate, hash, first, second) {
             lastHash = hash
             lastIndex = candidate
             return entries.withUnsafeBufferPointer { $0[candidate].value }
         }
-        let entry = Entry(hash: hash, key: Array(first) + [0xFF] + Array(second), value: make())
+        return nil
+    }
+
+    /// Holds `value` for (`first`, `second`, `salt`), evicting the oldest entry when full
+    /// (after `lookup` found nothing).
+    mutating func insert(_ value: Value, _ first: UnsafeBufferPointer<UInt8>,
+                         _ second: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0), salt: UInt64 = 0) {
+        let hash = Self.hash(first, second, salt: salt)
+        let slot = Int(truncatingIfNeeded: hash) & (slots.count - 1)
+        var key = [UInt8]()
+        key.reserveCapacity(first.count + 1 + second.count)
+        key.append(contentsOf: first)
+        key.append(0xFF)
+        key.append(contentsOf: second)
+        let entry = Entry(hash: hash, key: key, value: value)
         let index: Int
         if entries.count < capacity {
             entries.append(entry)
@@ -63,7 +86,6 @@ struct BytesKeyedCache<Value> {
         slots[slot] = index
         lastHash = hash
         lastIndex = index
-        return entry.value
     }
 
     @inline(__always)
