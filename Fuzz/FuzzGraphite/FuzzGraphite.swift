@@ -24,19 +24,35 @@ let fuzzDecoders: [GraphiteDecoder] = [
                     typesDB: fuzzTypes)
 } + [GraphiteDecoder(configuration: GraphiteDecoderConfiguration(templates: fuzzTemplates), typesDB: fuzzTypes)]
 
+/// The receivers' writers, one per option set, kept from input to input as a receiver keeps
+/// them from read to read (their caches of types, names and paths included).
+nonisolated(unsafe) var fuzzWriters = fuzzDecoders.map { GraphiteLineProtocolWriter(decoder: $0) }
+
 /// libFuzzer entry: decode the input as graphite plaintext with several option sets and
-/// encode the points; nothing may trap or hang.
+/// encode the points, and write it straight to line protocol as the receivers do; nothing
+/// may trap or hang, and both ways must give the same number of lines.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzGraphite(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = UnsafeRawBufferPointer(start: data, count: size)
     var sink = 0
-    for decoder in fuzzDecoders {
+    for (index, decoder) in fuzzDecoders.enumerated() {
         var points: [Point] = []
         var rejections: [GraphiteRejection] = []
         var stats = GraphiteDecodeStats()
         decoder.decode(bytes, now: 1_700_000_000_000_000_000, into: &points, rejections: &rejections, stats: &stats)
         var buffer: [UInt8] = []
-        sink &+= LineProtocolEncoder().encode(points, into: &buffer).points &+ rejections.count &+ buffer.count
+        let encoded = LineProtocolEncoder().encode(points, into: &buffer).points
+        sink &+= encoded &+ rejections.count &+ buffer.count
+
+        let before = fuzzWriters[index].report.points
+        var direct: [UInt8] = []
+        fuzzWriters[index].decode(bytes, now: 1_700_000_000_000_000_000, into: &direct)
+        fuzzWriters[index].rejections.removeAll(keepingCapacity: true)
+        let written = fuzzWriters[index].report.points - before
+        if written != encoded {
+            fatalError("option set \(index): the writer wrote \(written) lines, decoder and encoder \(encoded)")
+        }
+        sink &+= direct.count
     }
     return sink == -1 ? 1 : 0
 }
