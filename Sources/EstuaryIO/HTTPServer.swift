@@ -63,27 +63,17 @@ public final class HTTPServer: @unchecked Sendable {  // state confined to `queu
     private var connections: [Int: Connection] = [:]
     private var nextID = 0
     private let served = Atomic<Int>(0)
-    /// A descriptor held in reserve, so that running out of descriptors closes the waiting
-    /// connection instead of leaving it in the backlog (and the accept source firing) for ever.
-    private var reserve: Int32 = -1
+    /// So that running out of descriptors closes the waiting connection instead of leaving it
+    /// in the backlog (and the accept source firing) for ever.
+    private var reserve = DescriptorReserve()
 
     /// Binds and listens (so a bad address fails at start with the errno).
     public init(options: HTTPServerOptions, handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse) throws(SocketError) {
         self.options = options
         self.handler = handler
-        let socket = try Socket.make(family: options.listen.family, type: Int32(SOCK_STREAM.rawValue))
-        do throws(SocketError) {
-            try socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt SO_REUSEADDR")
-            if options.listen.family == AF_INET6 { try socket.setOption(Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1, "setsockopt IPV6_V6ONLY") }
-            try socket.bind(options.listen)
-            guard Glibc.listen(socket.fd, 64) == 0 else { throw SocketError.makeFailed("listen \(options.listen)") }
-        } catch {
-            socket.close()
-            throw error
-        }
-        self.socket = socket
+        socket = try Socket.listening(on: options.listen, backlog: 64)
         queue = DispatchQueue(label: "estuary.http", qos: .utility)
-        reserve = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
+        reserve.open()
     }
 
     /// The address the server is bound to (the real port when the configuration said 0).
@@ -119,8 +109,7 @@ public final class HTTPServer: @unchecked Sendable {  // state confined to `queu
             acceptSource = nil
             for connection in connections.values { connection.finish() }
             connections.removeAll()
-            if reserve >= 0 { Glibc.close(reserve) }
-            reserve = -1
+            reserve.close()
         }
     }
 
@@ -162,13 +151,7 @@ public final class HTTPServer: @unchecked Sendable {  // state confined to `queu
             let fd = accept(socket.fd, nil, nil)
             if fd < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
-                if (errno == EMFILE || errno == ENFILE) && reserve >= 0 {
-                    Glibc.close(reserve)
-                    let waiting = accept(socket.fd, nil, nil)
-                    if waiting >= 0 { Glibc.close(waiting) }
-                    reserve = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
-                    if waiting >= 0 { continue }
-                }
+                if reserve.shed(listener: socket.fd, error: errno) { continue }
                 return
             }
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)

@@ -19,6 +19,22 @@ public struct Socket: Sendable {
         return Socket(fd: fd)
     }
 
+    /// A TCP socket bound to `address` and listening (SO_REUSEADDR, IPv6 only for an IPv6
+    /// address), so that a bad address fails at start with the errno.
+    static func listening(on address: SocketAddress, backlog: Int32) throws(SocketError) -> Socket {
+        let socket = try Socket.make(family: address.family, type: Int32(SOCK_STREAM.rawValue))
+        do throws(SocketError) {
+            try socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt SO_REUSEADDR")
+            if address.family == AF_INET6 { try socket.setOption(Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1, "setsockopt IPV6_V6ONLY") }
+            try socket.bind(address)
+            guard Glibc.listen(socket.fd, backlog) == 0 else { throw SocketError.makeFailed("listen \(address)") }
+        } catch {
+            socket.close()
+            throw error
+        }
+        return socket
+    }
+
     func setOption(_ level: Int32, _ name: Int32, _ value: Int32, _ call: String) throws(SocketError) {
         var v = value
         guard setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) == 0 else { throw .makeFailed(call) }
@@ -56,5 +72,36 @@ public struct Socket: Sendable {
 
     func close() {
         _ = Glibc.close(fd)
+    }
+}
+
+/// A descriptor a listener holds in reserve (on /dev/null) for when `accept` fails with
+/// EMFILE or ENFILE: the waiting connection would stay in the backlog, and the accept source
+/// fire, for ever. `shed` frees the reserve, accepts that connection, closes it and takes
+/// the reserve back. Confined to the listener's accept queue.
+struct DescriptorReserve {
+    private var fd: Int32 = -1
+
+    /// Opens the reserve.
+    mutating func open() {
+        if fd < 0 { fd = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC) }
+    }
+
+    /// Closes the reserve (the listener stops).
+    mutating func close() {
+        if fd >= 0 { _ = Glibc.close(fd) }
+        fd = -1
+    }
+
+    /// After `accept` failed with `error`: when it was for lack of descriptors and a reserve
+    /// is held, accepts and closes the waiting connection. Returns whether one was shed (the
+    /// caller counts it and accepts again).
+    mutating func shed(listener: Int32, error: Int32) -> Bool {
+        guard (error == EMFILE || error == ENFILE) && fd >= 0 else { return false }
+        _ = Glibc.close(fd)
+        let waiting = accept(listener, nil, nil)
+        if waiting >= 0 { _ = Glibc.close(waiting) }
+        fd = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
+        return waiting >= 0
     }
 }

@@ -93,7 +93,7 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
     private let open = Atomic<Int>(0)
     /// A descriptor held in reserve (on /dev/null) for when `accept` fails with EMFILE or
     /// ENFILE: closed to accept the waiting connection and close it, then opened again.
-    private var reserve: Int32 = -1
+    private var reserve = DescriptorReserve()
 
     /// Bytes read per `read` call, and reads per wake-up before yielding.
     static let readSize = 64 * 1024
@@ -103,19 +103,9 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
     public init(name: String, options: TCPListenerOptions, makeHandler: () -> any StreamHandler) throws(SocketError) {
         self.name = name
         self.options = options
-        let socket = try Socket.make(family: options.listen.family, type: Int32(SOCK_STREAM.rawValue))
-        do throws(SocketError) {
-            try socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt SO_REUSEADDR")
-            if options.listen.family == AF_INET6 { try socket.setOption(Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1, "setsockopt IPV6_V6ONLY") }
-            try socket.bind(options.listen)
-            guard Glibc.listen(socket.fd, 1024) == 0 else { throw SocketError.makeFailed("listen \(options.listen)") }
-        } catch {
-            socket.close()
-            throw error
-        }
-        self.socket = socket
+        socket = try Socket.listening(on: options.listen, backlog: 1024)
         acceptQueue = DispatchQueue(label: "estuary.\(name).accept")
-        reserve = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
+        reserve.open()
         for index in 0..<max(1, options.workers) {
             workers.append(Worker(listener: name, index: index, options: options, handler: makeHandler()))
         }
@@ -135,7 +125,7 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
         source.setEventHandler { @Sendable [weak self] in self?.acceptAll() }
         source.setCancelHandler { @Sendable [weak self, socket] in
             socket.close()
-            self?.closeReserve()  // on the accept queue, where the reserve lives
+            self?.reserve.close()  // on the accept queue, where the reserve lives
         }
         acceptSource = source
         source.resume()
@@ -150,16 +140,11 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
                 acceptSource.cancel()
             } else {
                 socket.close()  // never started: no source owns the descriptor
-                closeReserve()
+                reserve.close()
             }
         }
         for worker in workers { worker.stop() }
         for worker in workers { _ = worker.finished.wait(timeout: .now() + timeout) }
-    }
-
-    private func closeReserve() {
-        if reserve >= 0 { Glibc.close(reserve) }
-        reserve = -1
     }
 
     private func acceptAll() {
@@ -173,19 +158,14 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
             }
             if fd < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
-                if (errno == EMFILE || errno == ENFILE) && reserve >= 0 {
-                    // Out of descriptors: the connection would wait (and the source fire) for
-                    // ever. Free the reserve, accept it, close it, take the reserve back.
-                    Glibc.close(reserve)
-                    let waiting = accept(socket.fd, nil, nil)
-                    if waiting >= 0 { Glibc.close(waiting) }
-                    reserve = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
+                if reserve.shed(listener: socket.fd, error: errno) {
+                    // Out of descriptors: the waiting connection was accepted and closed.
                     let worker = workers[nextWorker % workers.count]
                     nextWorker += 1
                     nextID += 1
                     let info = ConnectionInfo(id: nextID, peer: nil)
                     worker.queue.async { worker.handler.connectionEvent(.refused, info) }
-                    if waiting >= 0 { continue }
+                    continue
                 }
                 return  // EAGAIN (other errors: the source fires again)
             }
