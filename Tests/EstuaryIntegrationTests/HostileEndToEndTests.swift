@@ -4,20 +4,7 @@ import Testing
 
 /// A blocking TCP connection to 127.0.0.1:`port` (nil if refused).
 func connectLoopback(_ port: UInt16) -> Int32? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = port.bigEndian
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let ok = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard ok == 0 else {
-        close(fd)
-        return nil
-    }
-    return fd
+    LoopbackSockets.tryConnectTCP(port: port)
 }
 
 /// Whether the peer closed `fd` within `timeout` (EOF or a reset).

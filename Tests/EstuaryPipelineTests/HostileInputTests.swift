@@ -54,25 +54,7 @@ func udpClient(boundTo host: String) -> TestClient {
 
 /// A TCP connection from `source` (a loopback address) to 127.0.0.1:`port`.
 func tcpClient(from source: String, to port: UInt16) -> TestClient? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var local = sockaddr_in()
-    local.sin_family = sa_family_t(AF_INET)
-    local.sin_addr.s_addr = inet_addr(source)
-    _ = withUnsafePointer(to: &local) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = port.bigEndian
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let ok = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard ok == 0 else {
-        Glibc.close(fd)
-        return nil
-    }
-    return TestClient(fd: fd)
+    LoopbackSockets.tryConnectTCP(port: port, from: source).map { TestClient(fd: $0) }
 }
 
 func allow(_ blocks: String...) -> AllowList {

@@ -3,6 +3,7 @@ import EstuaryIO
 import EstuaryModel
 import EstuaryPipeline
 import EstuaryRuntime
+import EstuaryTestSupport
 import EstuaryWire
 import Foundation
 import Logging
@@ -61,19 +62,7 @@ struct TestClient {
     }
 
     static func tcp(to port: UInt16) -> TestClient? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let ok = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard ok == 0 else {
-            Glibc.close(fd)
-            return nil
-        }
-        return TestClient(fd: fd)
+        LoopbackSockets.tryConnectTCP(port: port).map { TestClient(fd: $0) }
     }
 
     func send(_ bytes: [UInt8], to port: UInt16, host: String = "127.0.0.1") {
