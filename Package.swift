@@ -111,7 +111,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "EstuarySpoolTests", dependencies: [
-            "EstuarySpool", "EstuaryRuntime", "EstuaryCompression", .product(name: "Logging", package: "swift-log"),
+            "EstuarySpool", "EstuaryRuntime", "EstuaryCompression", "EstuaryTestSupport",
+            .product(name: "Logging", package: "swift-log"),
         ]),
     ]
 )

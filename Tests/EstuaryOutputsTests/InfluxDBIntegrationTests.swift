@@ -169,15 +169,8 @@ struct InfluxDBIntegrationTests {
         configuration.queueLimitBytes = 1 << 30
         let (output, _) = makeOutput(configuration)
         let total = 200_000
-        var batches: [LineProtocolBatch] = []
-        for i in 0..<(total / 100) {
-            var text = ""
-            for j in 0..<100 {
-                let n = i * 100 + j
-                text += "bench,host=h\(n % 97),type=t\(n % 101) a=\(n),b=\(Double(n) / 3),c=\(n % 7)i,d=\(n * 2) \(1_700_000_000_000_000_000 + n)\n"
-            }
-            batches.append(LineProtocolBatch(bytes: Array(text.utf8), lines: 100, source: "bench"))
-        }
+        let batches = Fixtures.benchLineProtocol(batches: total / 100, lines: 100)
+            .map { LineProtocolBatch(bytes: $0, lines: 100, source: "bench") }
         let bytes = batches.reduce(0) { $0 + $1.byteCount }
         let start = Date()
         for batch in batches { output.enqueue(batch) }

@@ -1,6 +1,7 @@
 import EstuaryCompression
 import EstuaryRuntime
 import EstuarySpool
+import EstuaryTestSupport
 import Foundation
 import Logging
 import Synchronization
@@ -452,15 +453,8 @@ extension SpoolTests {
         let f = Fixture()
         defer { f.directory.remove() }
         let spool = try f.open(f.options(segmentBytes: 16 << 20, fsync: .interval(1)))
-        var batches: [LineProtocolBatch] = []
-        for i in 0..<200 {
-            var text = ""
-            for j in 0..<5000 {
-                let n = i * 5000 + j
-                text += "bench,host=h\(n % 97),type=t\(n % 101) a=\(n),b=\(Double(n) / 3),c=\(n % 7)i,d=\(n * 2) \(1_700_000_000_000_000_000 + n)\n"
-            }
-            batches.append(LineProtocolBatch(bytes: Array(text.utf8), lines: 5000, source: "bench"))
-        }
+        let batches = Fixtures.benchLineProtocol(batches: 200, lines: 5000)
+            .map { LineProtocolBatch(bytes: $0, lines: 5000, source: "bench") }
         let bytes = batches.reduce(0) { $0 + $1.byteCount }
         var start = Date()
         for batch in batches { _ = spool.append([batch], recordLines: 5000, recordBytes: 4 << 20) }

@@ -5,6 +5,20 @@ import Foundation
 /// The golden fixtures under Tests/EstuaryWireTests/Fixtures, found from this file's path
 /// (tests run from the source tree; they never read anything outside the repository).
 public enum Fixtures {
+    /// Line protocol for throughput measurements: `batches` texts of `lines` lines each, every
+    /// line its own point (hosts and types cycling through 97 and 101 names, four fields, its
+    /// own nanosecond).
+    public static func benchLineProtocol(batches: Int, lines: Int) -> [[UInt8]] {
+        (0..<batches).map { i in
+            var text = ""
+            for j in 0..<lines {
+                let n = i * lines + j
+                text += "bench,host=h\(n % 97),type=t\(n % 101) a=\(n),b=\(Double(n) / 3),c=\(n % 7)i,d=\(n * 2) \(1_700_000_000_000_000_000 + n)\n"
+            }
+            return Array(text.utf8)
+        }
+    }
+
     public static let root: String = {
         let here = URL(fileURLWithPath: #filePath)
         return here.deletingLastPathComponent().deletingLastPathComponent()
