@@ -26,23 +26,12 @@ if [ ! -f "$farm_dir/src/farmd.c" ]; then
   echo "== 5. SNMP polling: skipped (no device farm at $farm_dir; set FARM_DIR) =="
   exit 0
 fi
-work=$(mktemp -d /tmp/estuary-snmp-bench.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source scripts/common.sh
+bench_workdir estuary-snmp-bench
 swift build -c release --product estuary >/dev/null
 swift build -c release --product estuary-loadtools >/dev/null
 cc -O2 -o "$work/farmd" "$farm_dir/src/farmd.c"
 
-free_udp_port() { python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-cpu_seconds() { awk '{printf "%.2f\n", ($14+$15)/100}' "/proc/$1/stat"; }
-rss_mb() { awk '/VmHWM/{printf "%.0f\n", $2/1024}' "/proc/$1/status"; }
-sink_lines() { cut -d' ' -f1 "$1" 2>/dev/null || echo 0; }
 
 farm_port=$(free_udp_port)
 base=127.1.0.1

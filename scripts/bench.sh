@@ -17,14 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fixtures=Tests/EstuaryWireTests/Fixtures/collectd
 release=.build/release
-work=$(mktemp -d /tmp/estuary-bench.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source scripts/common.sh
+bench_workdir estuary-bench
 
 # BENCH_NO_BUILD=1: use the release binaries already built (when builds are serialized elsewhere).
 if [ -z "${BENCH_NO_BUILD:-}" ]; then
@@ -34,10 +28,6 @@ if [ -z "${BENCH_NO_BUILD:-}" ]; then
 fi
 tools=$release/estuary-loadtools
 
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-cpu_seconds() { awk '{printf "%.2f\n", ($14+$15)/100}' "/proc/$1/stat"; }  # utime+stime, clock ticks of 1/100 s
-rss_mb() { awk '/VmHWM/{printf "%.0f\n", $2/1024}' "/proc/$1/status"; }
-sink_lines() { cut -d' ' -f1 "$1" 2>/dev/null || echo 0; }
 wait_lines() {  # file target timeout_s
   local end=$((SECONDS + $3))
   while [ "$(sink_lines "$1")" -lt "$2" ] && [ $SECONDS -lt $end ]; do sleep 0.1; done
@@ -136,25 +126,12 @@ influx_read_buffer=""
 echo "InfluxDB listener read buffer: ${INFLUX_READ_BUFFER:-default}; Estuary read_buffer: $udp_buffer bytes (rmem_max $(sysctl -n net.core.rmem_max))"
 influx_dir="$work/influxdb"; mkdir -p "$influx_dir"
 influx_http=$(free_port); influx_rpc=$(free_port); influx_collectd=$(free_port)
-cat > "$influx_dir/influxdb.conf" <<CONF
-reporting-disabled = true
-bind-address = "127.0.0.1:$influx_rpc"
-[meta]
-  dir = "$influx_dir/meta"
-[data]
-  dir = "$influx_dir/data"
-  wal-dir = "$influx_dir/wal"
-  cache-max-memory-size = "2g"
-[http]
-  bind-address = "127.0.0.1:$influx_http"
-  log-enabled = false
-[[collectd]]
+influxd_config "$influx_dir" "$influx_http" "$influx_rpc" '  cache-max-memory-size = "2g"' "[[collectd]]
   enabled = true
-  bind-address = "127.0.0.1:$influx_collectd"
-  database = "collectd"
-  typesdb = "$PWD/$fixtures/types.db"
-$influx_read_buffer
-CONF
+  bind-address = \"127.0.0.1:$influx_collectd\"
+  database = \"collectd\"
+  typesdb = \"$PWD/$fixtures/types.db\"
+$influx_read_buffer"
 influxd -config "$influx_dir/influxdb.conf" >"$influx_dir/influxd.log" 2>&1 & influxd=$!; pids+=($influxd)
 for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$influx_http/ping" && break; sleep 0.2; done
 estuary_best=0; influx_best=0
@@ -194,18 +171,7 @@ echo "== 4. soak: ${soak_seconds} s of graphite TCP ($graphite_rate lines/s) + c
   "$((collectd_rate * 40)) values/s) into InfluxDB, restarted every ${soak_restart} s (down ${soak_down} s) =="
 soak="$work/soak"; mkdir -p "$soak/influxdb"
 s_http=$(free_port); s_rpc=$(free_port); s_graphite=$(free_port); s_collectd=$(free_port); s_health=$(free_port)
-cat > "$soak/influxdb/influxdb.conf" <<CONF
-reporting-disabled = true
-bind-address = "127.0.0.1:$s_rpc"
-[meta]
-  dir = "$soak/influxdb/meta"
-[data]
-  dir = "$soak/influxdb/data"
-  wal-dir = "$soak/influxdb/wal"
-[http]
-  bind-address = "127.0.0.1:$s_http"
-  log-enabled = false
-CONF
+influxd_config "$soak/influxdb" "$s_http" "$s_rpc"
 start_influxd() {
   influxd -config "$soak/influxdb/influxdb.conf" >>"$soak/influxdb/influxd.log" 2>&1 & s_influxd=$!; pids+=($s_influxd)
   for _ in $(seq 1 150); do curl -fs -o /dev/null "http://127.0.0.1:$s_http/ping" && return 0; sleep 0.2; done

@@ -11,6 +11,7 @@ estuary=.build/debug/estuary
 influx_url=http://127.0.0.1:8086
 started_influxd=""
 
+source scripts/common.sh  # influxd_config
 answers() { curl -fsS -o /dev/null "$influx_url/ping" 2>/dev/null; }
 
 cleanup() {
@@ -25,19 +26,7 @@ trap cleanup EXIT
 if answers; then
   echo "using the InfluxDB already answering at $influx_url"
 else
-  mkdir -p "$data/meta" "$data/data" "$data/wal"
-  cat > "$data/influxdb.conf" <<CONF
-reporting-disabled = true
-bind-address = "127.0.0.1:8088"
-[meta]
-  dir = "$data/meta"
-[data]
-  dir = "$data/data"
-  wal-dir = "$data/wal"
-[http]
-  bind-address = "127.0.0.1:8086"
-  log-enabled = false
-CONF
+  influxd_config "$data" 8086 8088
   echo "starting InfluxDB (data in $data, log in $data/influxd.log)"
   influxd -config "$data/influxdb.conf" >"$data/influxd.log" 2>&1 &
   started_influxd=$!
