@@ -28,6 +28,14 @@ public enum IFMIB {
         public var oid: SNMPObjectIdentifier { Column.oids[rawValue] }
 
         private static let oids: [SNMPObjectIdentifier] = Column.allCases.map(\.literalOID)
+        private static let byOID: [SNMPObjectIdentifier: Column] =
+            Dictionary(uniqueKeysWithValues: Column.allCases.map { ($0.literalOID, $0) })
+
+        /// The column with this OID, if it is one of these.
+        public init?(oid: SNMPObjectIdentifier) {
+            guard let column = Column.byOID[oid] else { return nil }
+            self = column
+        }
 
         private var literalOID: SNMPObjectIdentifier {
             switch self {

@@ -412,17 +412,11 @@ struct InterfaceRows {
     /// `,instance=<escaped name>` per row, in `rowNumbers` order.
     var instanceTags: [[UInt8]] = []
 
-    static let columnsByOID: [SNMPObjectIdentifier: IFMIB.Column] = {
-        var map: [SNMPObjectIdentifier: IFMIB.Column] = [:]
-        for column in IFMIB.Column.allCases { map[column.oid] = column }
-        return map
-    }()
-
     init(table: SNMPTable, state: SNMPDeviceState) {
         self.table = table
         position = Array(repeating: -1, count: IFMIB.Column.allCases.count)
         for (i, oid) in table.columns.enumerated() {
-            if let column = Self.columnsByOID[oid] { position[column.rawValue] = i }
+            if let column = IFMIB.Column(oid: oid) { position[column.rawValue] = i }
         }
         // A walk of the labels replaces what the device state remembers.
         let nameAt = position[IFMIB.Column.ifName.rawValue]

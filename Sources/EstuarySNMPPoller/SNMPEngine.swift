@@ -33,36 +33,36 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
         var deliver: @Sendable (SNMPEngineDelivery) -> Void
     }
 
-    private enum Command {
+    enum Command {
         case setDevices(group: Int, devices: [SNMPDeviceSettings], immediate: Bool)
         case stop
     }
 
     private let logger: Logger
     private let commands = Mutex<[Command]>([])
-    private var groups: [GroupState] = []
-    private var epoll: Int32 = -1
+    var groups: [GroupState] = []
+    var epoll: Int32 = -1
     private var wakeFD: Int32 = -1
     private var thread: pthread_t?
     private var started = false
 
     // Engine-thread state.
-    private var slots: [DeviceSlot?] = []
+    var slots: [DeviceSlot?] = []
     private var freeSlots: [Int] = []
     private var slotByKey: [String: Int] = [:]
-    private var timers = TimerHeap()
-    private var fdSet: UnsafeMutablePointer<netsnmp_large_fd_set>?
+    var timers = TimerHeap()
+    var fdSet: UnsafeMutablePointer<netsnmp_large_fd_set>?
     private var stopping = false
-    private var nextToken: UInt64 = 1
-    private var keys = KeyCache()
-    private var errorText = [CChar](repeating: 0, count: 512)
+    var nextToken: UInt64 = 1
+    var keys = KeyCache()
+    var errorText = [CChar](repeating: 0, count: 512)
     /// The response being read (reused: no allocation per response once grown).
-    private var responseScratch = SNMPResponse()
+    var responseScratch = SNMPResponse()
 
     private static let wakeData: UInt64 = .max
 
     /// The library's last message in `errorText`.
-    private var lastErrorText: String {
+    var lastErrorText: String {
         String(decoding: errorText.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
@@ -123,7 +123,7 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
         fdSet = nil
     }
 
-    private func send(_ command: Command) {
+    func send(_ command: Command) {
         commands.withLock { $0.append(command) }
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
@@ -252,7 +252,7 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
 
     // MARK: - Timers
 
-    private func schedule(_ slot: DeviceSlot, _ kind: TimerHeap.Kind, at: UInt64) {
+    func schedule(_ slot: DeviceSlot, _ kind: TimerHeap.Kind, at: UInt64) {
         let token: UInt64
         switch kind {
         case .due:
@@ -292,7 +292,7 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
         }
     }
 
-    private func due(_ slot: DeviceSlot, now: UInt64) {
+    func due(_ slot: DeviceSlot, now: UInt64) {
         let group = slot.group
         let interval = UInt64(slot.settings.interval * 1e9)
         let dueAt = slot.nextDue
@@ -316,7 +316,7 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
     }
 
     /// Starts polls waiting for the window while it has room.
-    private func fillWindow(group: Int) {
+    func fillWindow(group: Int) {
         while groups[group].inFlight < groups[group].settings.window, !groups[group].waiting.isEmpty {
             let index = groups[group].waiting.removeFirst()
             guard let slot = slots[index], slot.isWaiting else { continue }
@@ -332,431 +332,22 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
         }
     }
 
-    // MARK: - Polls
-
-    private func startPoll(_ slot: DeviceSlot, now: UInt64) {
-        let group = slot.group
-        let settings = slot.settings
-        slot.startedAt = now
-        slot.startedWall = WallClock.now()
-        slot.firstAnswerAt = nil
-        slot.firstAnswerWall = nil
-        slot.late = false
-        slot.step = nil
-        let plan = planPoll(slot, now: now)
-        slot.poll = DevicePoll(plan: plan)
-        nextToken &+= 1
-        slot.pollToken = nextToken
-        let interval = UInt64(settings.interval * 1e9)
-        schedule(slot, .deadline, at: slot.scheduledAt + interval)
-        groups[group].inFlight += 1
-        groups[group].settings.metrics.polls.add()
-
-        guard openSession(slot) else {
-            finishPoll(slot)
-            return
-        }
-        if settings.credentials.version == .v3 && slot.engineID.isEmpty {
-            slot.discovering = true
-            guard let session = slot.session, estuary_snmp_send_discovery(session) != 0 else {
-                slot.step = .action(slot.poll!.failed("cannot send the SNMPv3 discovery request"))
-                process(slot)
-                return
-            }
-            scheduleRequestTimeout(slot)
-            return
-        }
-        slot.step = .action(slot.poll!.start())
-        process(slot)
-    }
-
-    private func planPoll(_ slot: DeviceSlot, now: UInt64) -> DevicePollPlan {
-        let settings = slot.settings
-        let version = settings.credentials.version
-        let refreshDue = slot.capabilities == nil || slot.needsRefresh
-            || now &- slot.lastRefresh >= UInt64(settings.indexRefresh * 1e9)
-        let full = InterfaceColumns.full(version: version, rates: settings.rates)
-        let columns: [IFMIB.Column]
-        slot.plannedFull = refreshDue
-        if refreshDue || slot.capabilities == nil {
-            columns = full
-        } else {
-            columns = InterfaceColumns.routine(version: version, capabilities: slot.capabilities!, rates: settings.rates)
-        }
-        let trigger = RefreshTrigger(sysUpTimeScalar: IFMIB.sysUpTimeScalar, previousSysUpTime: slot.lastSysUpTime,
-                                     ifNumberScalar: IFMIB.ifNumberScalar, previousIfNumber: slot.lastIfNumber)
-        return DevicePollPlan(version: version, scalars: IFMIB.scalars, columns: columns.map(\.oid),
-                              refreshColumns: full.map(\.oid), refreshTrigger: trigger,
-                              gets: settings.scalars.flatMap(\.instances), extraColumns: settings.tables.flatMap(\.columns),
-                              maxRepetitions: slot.maxRepetitions ?? settings.maxRepetitions,
-                              maxColumnsPerRequest: slot.maxColumns, maxRequests: 2000, deviceAnswered: slot.answeredLast,
-                              knownIndexes: refreshDue ? nil : slot.knownIndexes,
-                              retrySmallerWhenSilent: !slot.silentRetryFailed)
-    }
-
-    private func openSession(_ slot: DeviceSlot) -> Bool {
-        let settings = slot.settings
-        let credentials = settings.credentials
-        let keys = credentials.version == .v3 ? NetSNMPLibrary.keys(for: credentials) : nil
-        if credentials.version == .v3, keys == nil {
-            slot.step = .action(slot.poll!.failed("cannot derive the SNMPv3 keys from the passwords"))
-            return false
-        }
-        let magic = Unmanaged.passUnretained(slot).toOpaque()
-        let handle: UnsafeMutableRawPointer? = settings.target.peerName.withCString { peer in
-            credentials.community.withCString { community in
-                credentials.username.withCString { user in
-                    credentials.contextName.withCString { context in
-                        let authKey = keys?.auth ?? []
-                        let privKey = keys?.priv ?? []
-                        return authKey.withUnsafeBufferPointer { auth in
-                            privKey.withUnsafeBufferPointer { priv in
-                                slot.engineID.withUnsafeBufferPointer { engine in
-                                    var parameters = estuary_snmp_session_parameters()
-                                    parameters.peername = peer
-                                    parameters.version = NetSNMPLibrary.versionCode(credentials.version)
-                                    parameters.community = UnsafeRawPointer(community).assumingMemoryBound(to: UInt8.self)
-                                    parameters.community_length = credentials.community.utf8.count
-                                    parameters.retries = Int32(settings.retries)
-                                    parameters.timeout_us = Int(settings.timeout * 1e6)
-                                    parameters.security_name = user
-                                    parameters.security_level = NetSNMPLibrary.levelCode(credentials.securityLevel)
-                                    if credentials.securityLevel != .noAuthNoPriv {
-                                        parameters.auth_proto = NetSNMPLibrary.authCode(credentials.authProtocol)
-                                        parameters.auth_key = auth.baseAddress
-                                        parameters.auth_key_length = auth.count
-                                    }
-                                    if credentials.securityLevel == .authPriv {
-                                        parameters.priv_proto = NetSNMPLibrary.privCode(credentials.privProtocol)
-                                        parameters.priv_key = priv.baseAddress
-                                        parameters.priv_key_length = priv.count
-                                    }
-                                    parameters.engine_id = engine.baseAddress
-                                    parameters.engine_id_length = engine.count
-                                    parameters.context_name = credentials.contextName.isEmpty ? nil : context
-                                    return errorText.withUnsafeMutableBufferPointer { text in
-                                        estuary_snmp_open(&parameters, snmpCallback, magic, text.baseAddress, text.count)
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        guard let handle else {
-            let why = lastErrorText
-            slot.step = .action(slot.poll!.failed("cannot open a session to \(settings.target.peerName): \(why)"))
-            return false
-        }
-        let socket = estuary_snmp_socket(handle)
-        let data = UInt64(slot.generation) << 32 | UInt64(slot.index)
-        guard socket >= 0, estuary_epoll_add_readable(epoll, socket, data) == 0 else {
-            snmp_sess_close(handle)
-            slot.step = .action(slot.poll!.failed("cannot watch the session's socket: \(String(cString: strerror(errno)))"))
-            return false
-        }
-        slot.session = handle
-        slot.socket = socket
-        return true
-    }
-
-    private func closeSession(_ slot: DeviceSlot) {
-        guard let session = slot.session else { return }
-        if slot.socket >= 0 { _ = estuary_epoll_remove(epoll, slot.socket) }
-        // Closing calls back (TIMED_OUT) for a request still outstanding: with the session
-        // already gone from the slot, the callback ignores it.
-        slot.session = nil
-        snmp_sess_close(session)
-        slot.step = nil
-        slot.socket = -1
-        slot.timerToken = 0
-    }
-
-    private func readable(slot index: Int, generation: UInt32) {
-        guard index < slots.count, let slot = slots[index], slot.generation == generation,
-              let session = slot.session, let fdSet else { return }
-        _ = estuary_snmp_read(session, slot.socket, fdSet)
-        process(slot)
-    }
-
-    private func scheduleRequestTimeout(_ slot: DeviceSlot) {
-        guard let session = slot.session, let fdSet else { return }
-        let micros = estuary_snmp_next_timeout_us(session, fdSet)
-        guard micros >= 0 else {
-            slot.timerToken = 0
-            return
-        }
-        schedule(slot, .requestTimeout, at: MonotonicClock.now() + UInt64(micros) * 1000 + 1_000_000)
-    }
-
-    /// Carries out what the last callback decided: the next request, or the end.
-    private func process(_ slot: DeviceSlot) {
-        while let step = slot.step {
-            slot.step = nil
-            switch step {
-            case .discovered:
-                slot.discovering = false
-                if let session = slot.session, estuary_snmp_discovered(session) != 0 {
-                    slot.step = .action(slot.poll!.failed("SNMPv3: the agent's engine ID could not be learnt"))
-                } else {
-                    slot.step = .action(slot.poll!.start())
-                }
-            case .action(.send(let request)):
-                sendRequest(slot, request)
-            case .action(.finished):
-                finishPoll(slot)
-            }
-        }
-    }
-
-    private func sendRequest(_ slot: DeviceSlot, _ request: SNMPRequest) {
-        guard let session = slot.session else {
-            slot.step = .action(slot.poll!.failed("no session"))
-            return
-        }
-        var flat: [UInt] = []
-        var lengths: [Int] = []
-        flat.reserveCapacity(request.names.count * 12)
-        for name in request.names {
-            flat += name.components
-            lengths.append(name.components.count)
-        }
-        let command: Int32
-        var nonRepeaters = 0
-        var repetitions = 0
-        switch request.kind {
-        case .get: command = estuary_SNMP_MSG_GET
-        case .getNext: command = estuary_SNMP_MSG_GETNEXT
-        case .getBulk(let n, let r):
-            command = estuary_SNMP_MSG_GETBULK
-            nonRepeaters = n
-            repetitions = r
-        }
-        let requestID = flat.withUnsafeBufferPointer { oids in
-            lengths.withUnsafeBufferPointer { lens in
-                errorText.withUnsafeMutableBufferPointer { text in
-                    estuary_snmp_send(session, command, oids.baseAddress, lens.baseAddress, Int32(lengths.count),
-                                      nonRepeaters, repetitions, text.baseAddress, text.count)
-                }
-            }
-        }
-        guard requestID != 0 else {
-            slot.step = .action(slot.poll!.failed("cannot send the request: \(lastErrorText)"))
-            return
-        }
-        groups[slot.group].settings.metrics.requests.add()
-        scheduleRequestTimeout(slot)
-    }
-
-    private func finishPoll(_ slot: DeviceSlot) {
-        guard var poll = slot.poll else { return }
-        let group = slot.group
-        if slot.session != nil {
-            if slot.settings.credentials.version == .v3, slot.engineID.isEmpty, let session = slot.session {
-                var buffer = [UInt8](repeating: 0, count: 64)
-                let count = buffer.withUnsafeMutableBufferPointer { estuary_snmp_engine_id(session, $0.baseAddress, 64) }
-                slot.engineID = Array(buffer.prefix(count))
-            }
-            closeSession(slot)
-        }
-        if poll.outcome == nil { poll.abort("ended") }
-        slot.poll = nil
-        slot.pollToken = 0
-        groups[group].inFlight -= 1
-        learn(slot, from: poll)
-
-        let now = MonotonicClock.now()
-        let metrics = groups[group].settings.metrics
-        metrics.varbinds.add(poll.varbinds)
-        metrics.reductions.add(poll.reductions)
-        switch poll.outcome {
-        case .complete?: metrics.pollsComplete.add()
-        case .timeout?: metrics.pollsTimeout.add()
-        default: metrics.pollsFailed.add()
-        }
-        if slot.late { metrics.late.add() }
-        let sample = SNMPPollSample(device: slot.settings.identity, poll: poll, tables: slot.settings.tables,
-                                    scalars: slot.settings.scalars,
-                                    timestamp: slot.firstAnswerWall ?? slot.startedWall,
-                                    monotonic: slot.firstAnswerAt ?? slot.startedAt,
-                                    duration: Double(now - slot.startedAt) / 1e9,
-                                    startDelay: Double(slot.startedAt &- slot.scheduledAt) / 1e9, late: slot.late)
-        groups[group].pending.samples.append(sample)
-        fillWindow(group: group)
-    }
-
-    /// Remembers what this poll taught about the device for the next plan.
-    private func learn(_ slot: DeviceSlot, from poll: DevicePoll) {
-        // What the device takes is learnt from polls that completed (a dead device's
-        // smaller retry says nothing about it).
-        if poll.outcome == .complete {
-            slot.maxRepetitions = poll.maxRepetitions
-            slot.maxColumns = poll.maxColumnsPerRequest
-        }
-        slot.answeredLast = poll.answered
-        if poll.answered {
-            slot.silentRetryFailed = false
-        } else if poll.plan.retrySmallerWhenSilent && poll.reductions > 0 {
-            slot.silentRetryFailed = true
-        }
-        if poll.scalars.indices.contains(IFMIB.sysUpTimeScalar), case .timeTicks(let t)? = poll.scalars[IFMIB.sysUpTimeScalar] {
-            slot.lastSysUpTime = t
-        }
-        if poll.scalars.indices.contains(IFMIB.ifNumberScalar), case .integer(let n)? = poll.scalars[IFMIB.ifNumberScalar] {
-            slot.lastIfNumber = n
-        }
-        guard poll.main.isFinished, poll.outcome != .timeout else { return }
-        let table = poll.main.table
-        let walkedFull = poll.refreshed || slot.plannedFull
-        guard walkedFull else { return }
-        let columns = table.columns.compactMap { InterfaceRowsLookup.column(for: $0) }
-        var indexes = Set<UInt>()
-        for index in table.indexes where index.count == 1 { indexes.insert(index[0]) }
-        slot.capabilities = InterfaceCapabilities.learn(from: table, columns: columns)
-        slot.knownIndexes = indexes
-        slot.lastRefresh = MonotonicClock.now()
-        slot.needsRefresh = false
-    }
-
-    // MARK: - Callback
-
-    /// Called by libnetsnmp inside `snmp_sess_read2` and `snmp_sess_timeout`.
-    fileprivate func callback(_ slot: DeviceSlot, operation: Int32, pdu: UnsafeMutablePointer<netsnmp_pdu>?) {
-        guard slot.poll != nil, slot.session != nil else { return }
-        switch operation {
-        case NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE:
-            guard let pdu else { return }
-            if pdu.pointee.command == estuary_SNMP_MSG_REPORT {
-                // Reports come again as SEC_ERROR unless the library handles them (resends).
-                return
-            }
-            noteAnswer(slot)
-            if slot.discovering {
-                slot.step = .discovered
-                return
-            }
-            NetSNMPResponse(pdu: pdu).copy(into: &responseScratch)
-            slot.step = .action(slot.poll!.receive(responseScratch))
-        case NETSNMP_CALLBACK_OP_TIMED_OUT:
-            slot.step = .action(slot.poll!.timedOut())
-        case NETSNMP_CALLBACK_OP_SEND_FAILED:
-            slot.step = .action(slot.poll!.failed("the request could not be sent"))
-        case NETSNMP_CALLBACK_OP_SEC_ERROR:
-            noteAnswer(slot)
-            slot.poll!.markAnswered()
-            if slot.discovering, let pdu, pdu.pointee.securityEngineIDLen > 0, let id = pdu.pointee.securityEngineID {
-                slot.engineID = Array(UnsafeBufferPointer(start: id, count: pdu.pointee.securityEngineIDLen))
-                slot.step = .discovered
-                return
-            }
-            let reason = pdu.map { NetSNMPResponse(pdu: $0).reportReason() } ?? "security error"
-            slot.step = .action(slot.poll!.failed("SNMPv3: \(reason)"))
-        default:
-            break  // RESEND and the rest: nothing to do
-        }
-    }
-
-    private func noteAnswer(_ slot: DeviceSlot) {
-        if slot.firstAnswerAt == nil {
-            slot.firstAnswerAt = MonotonicClock.now()
-            slot.firstAnswerWall = WallClock.now()
-        }
-    }
-
     // MARK: - Types
 
-    private struct GroupState {
+    struct GroupState {
         var settings: GroupSettings
         var inFlight = 0
         var waiting: [Int] = []
         var pending = SNMPEngineDelivery()
     }
 
-    private struct KeyCache {
+    struct KeyCache {
         var generation: UInt32 = 0
         mutating func nextGeneration() -> UInt32 {
             generation &+= 1
             return generation
         }
     }
-}
-
-/// One device as the engine keeps it.
-final class DeviceSlot {
-    enum Step {
-        case action(DevicePollAction)
-        case discovered
-    }
-
-    unowned(unsafe) let engine: SNMPEngine
-    let settings: SNMPDeviceSettings
-    let group: Int
-    let index: Int
-    let generation: UInt32
-    var nextDue: UInt64 = 0
-    var scheduledAt: UInt64 = 0
-    /// Tokens of the slot's timers; unique over all slots, so a reused slot index never
-    /// takes a timer of the device it replaced.
-    var dueToken: UInt64
-    var timerToken: UInt64 = 0
-    var pollToken: UInt64 = 0
-    var isWaiting = false
-    // The poll in flight.
-    var poll: DevicePoll?
-    var step: Step?
-    var session: UnsafeMutableRawPointer?
-    var socket: Int32 = -1
-    var discovering = false
-    var startedAt: UInt64 = 0
-    var startedWall: Int64 = 0
-    var firstAnswerAt: UInt64?
-    var firstAnswerWall: Int64?
-    var late = false
-    // What earlier polls taught.
-    var capabilities: InterfaceCapabilities?
-    var knownIndexes: Set<UInt> = []
-    var lastRefresh: UInt64 = 0
-    var needsRefresh = false
-    /// The poll in flight walks every column (a refresh).
-    var plannedFull = false
-    var maxRepetitions: Int?
-    var maxColumns = 64
-    var answeredLast = false
-    /// The smaller retry of a silent device did not get an answer either: it is dead until
-    /// it answers again, and costs one timeout per poll.
-    var silentRetryFailed = false
-    var engineID: [UInt8] = []
-    var lastSysUpTime: UInt32?
-    var lastIfNumber: Int64?
-
-    init(engine: SNMPEngine, settings: SNMPDeviceSettings, group: Int, index: Int, generation: UInt32, dueToken: UInt64) {
-        self.engine = engine
-        self.dueToken = dueToken
-        self.settings = settings
-        self.group = group
-        self.index = index
-        self.generation = generation
-    }
-}
-
-/// libnetsnmp's callback: finds the device through `callback_magic` and hands over.
-private let snmpCallback: netsnmp_callback = { operation, _, _, pdu, magic in
-    guard let magic else { return 1 }
-    let slot = Unmanaged<DeviceSlot>.fromOpaque(magic).takeUnretainedValue()
-    slot.engine.callback(slot, operation: operation, pdu: pdu)
-    return 1
-}
-
-/// Maps interface column OIDs back to columns.
-enum InterfaceRowsLookup {
-    static let byOID: [SNMPObjectIdentifier: IFMIB.Column] = {
-        var map: [SNMPObjectIdentifier: IFMIB.Column] = [:]
-        for column in IFMIB.Column.allCases { map[column.oid] = column }
-        return map
-    }()
-
-    static func column(for oid: SNMPObjectIdentifier) -> IFMIB.Column? { byOID[oid] }
 }
 
 /// Why the poller could not start.
