@@ -49,7 +49,7 @@ struct RunCommand: ParsableCommand {
             }
             level = parsed
         }
-        LoggingSystem.bootstrap { label in
+        LoggingSystem.bootstrap { [level] label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler

@@ -182,14 +182,15 @@ public struct EstuaryConfiguration: Sendable {
         return TableReader(table: table, path: section, diagnostics: reader.diagnostics)
     }
 
-    /// The tables of `[[section.key]]`, with their key paths; nil (and an error) if `key` is not
-    /// an array of tables.
-    static func arrayOfTables(_ reader: TableReader, key: String) -> [(table: TOMLTable, path: String)]? {
+    /// The tables of `[[section.key]]`, with their key paths; nil (and an error, `message` or
+    /// one about plugins) if `key` is not an array of tables, or an empty one unless `allowEmpty`.
+    static func arrayOfTables(_ reader: TableReader, key: String, message: String? = nil,
+                              allowEmpty: Bool = false) -> [(table: TOMLTable, path: String)]? {
         guard let value = reader.value(key) else { return [] }
         let path = reader.keyPath(key)
-        guard let array = value.array, array.count > 0,
+        guard let array = value.array, allowEmpty || array.count > 0,
               (0..<array.count).allSatisfy({ array[$0].type == .table }) else {
-            reader.error(key, "write each \(key) plugin as a [[\(path)]] table (double brackets)")
+            reader.error(key, message ?? "write each \(key) plugin as a [[\(path)]] table (double brackets)")
             return nil
         }
         return (0..<array.count).map { (array[$0].table!, "\(path)[\($0)]") }

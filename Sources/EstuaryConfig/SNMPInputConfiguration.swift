@@ -278,14 +278,12 @@ extension SNMPInputConfiguration {
     }
 
     static func readTables(_ reader: TableReader) -> [SNMPTableSpec] {
-        guard let value = reader.value("table") else { return [] }
-        guard let array = value.array, (0..<array.count).allSatisfy({ array[$0].type == .table }) else {
-            reader.error("table", "write each table as a [[inputs.snmp.table]] table (double brackets)")
-            return []
-        }
+        guard let elements = EstuaryConfiguration.arrayOfTables(
+            reader, key: "table", message: "write each table as a [[inputs.snmp.table]] table (double brackets)", allowEmpty: true)
+        else { return [] }
         var specs: [SNMPTableSpec] = []
-        for index in 0..<array.count {
-            let sub = TableReader(table: array[index].table!, path: reader.keyPath("table") + "[\(index)]", diagnostics: reader.diagnostics)
+        for element in elements {
+            let sub = TableReader(table: element.table, path: element.path, diagnostics: reader.diagnostics)
             let measurement = sub.nonEmptyString("measurement")
             if !sub.contains("measurement") { sub.error("measurement", "required key is missing (the measurement each row becomes)") }
             var indexTag: String? = "index"
@@ -307,14 +305,13 @@ extension SNMPInputConfiguration {
     }
 
     static func readScalars(_ reader: TableReader) -> [SNMPScalarSpec] {
-        guard let value = reader.value("scalar") else { return [] }
-        guard let array = value.array, (0..<array.count).allSatisfy({ array[$0].type == .table }) else {
-            reader.error("scalar", "write each group of scalars as a [[inputs.snmp.scalar]] table (double brackets)")
-            return []
-        }
+        guard let elements = EstuaryConfiguration.arrayOfTables(
+            reader, key: "scalar", message: "write each group of scalars as a [[inputs.snmp.scalar]] table (double brackets)",
+            allowEmpty: true)
+        else { return [] }
         var specs: [SNMPScalarSpec] = []
-        for index in 0..<array.count {
-            let sub = TableReader(table: array[index].table!, path: reader.keyPath("scalar") + "[\(index)]", diagnostics: reader.diagnostics)
+        for element in elements {
+            let sub = TableReader(table: element.table, path: element.path, diagnostics: reader.diagnostics)
             let measurement = sub.nonEmptyString("measurement")
             if !sub.contains("measurement") { sub.error("measurement", "required key is missing (the measurement the values become)") }
             let tags = readObjects(sub, "tags")
