@@ -181,7 +181,7 @@ struct FaultTests {
             output.enqueue(makeBatch(10, tag: "5xx"))
             #expect(waitUntil(timeout: 5) { output.metrics.writtenLines.count == 10 && output.status.state == .ok })
             let requests = server.requests
-            #expect(requests.count == 4)
+            #expect(requests.count == 4, "transport failures: \(output.metrics.failedRequests("transport")), last error: \(output.status.lastError ?? "none")")
             // Full jitter with retryInitial 0.02 and retryMax 0.2: every gap is at most 0.2 s
             // (plus scheduling slack).
             for (a, b) in zip(requests, requests.dropFirst()) {
