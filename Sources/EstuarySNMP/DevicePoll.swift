@@ -124,7 +124,7 @@ public struct DevicePoll: Sendable {
     public init(plan: DevicePollPlan) {
         self.plan = plan
         scalars = Array(repeating: nil, count: plan.scalars.count)
-        main = TableWalk(columns: plan.columns)
+        main = TableWalk(columns: plan.columns, expectedRows: plan.knownIndexes?.count ?? 0)
         gets = Array(repeating: nil, count: plan.gets.count)
         extra = TableWalk(columns: plan.extraColumns)
         scalarsPending = Array(plan.scalars.indices)
@@ -141,7 +141,7 @@ public struct DevicePoll: Sendable {
     }
 
     /// Takes the answer to the last request.
-    public mutating func receive(_ response: SNMPResponse) -> DevicePollAction {
+    public mutating func receive<Response: SNMPResponseReading>(_ response: Response) -> DevicePollAction {
         guard outcome == nil, lastRequest != nil else { return .finished }
         responses += 1
         answered = true
@@ -330,7 +330,7 @@ public struct DevicePoll: Sendable {
     }
 
     /// Reads the scalars at the front of a main-walk answer; returns how many bindings they took.
-    private mutating func takeScalars(_ response: SNMPResponse) -> Int {
+    private mutating func takeScalars<Response: SNMPResponseReading>(_ response: Response) -> Int {
         let inFlight = scalarsInFlight
         guard !inFlight.isEmpty else { return 0 }
         var position = 0
@@ -345,7 +345,7 @@ public struct DevicePoll: Sendable {
         return inFlight.count
     }
 
-    private mutating func takeGets(_ response: SNMPResponse) {
+    private mutating func takeGets<Response: SNMPResponseReading>(_ response: Response) {
         let pending = getsPending
         var position = 0
         response.forEachVarBind { name, value in

@@ -137,11 +137,11 @@ public struct SNMPPointWriter: Sendable {
 
     private func writeCollectd<Sink: ByteSink>(_ rows: InterfaceRows, sample: SNMPPollSample, host: String, sysUpTime: UInt32?,
                                                state: SNMPDeviceState, into sink: inout Sink, report: inout SNMPWriteReport) {
-        // The device's lines are written into one array (the hot path, specialized and
-        // inlined here) and handed to the sink at once.
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(rows.rowNumbers.count * 1000)
-        defer { sink.appendBytes(buffer) }
+        // The hot path: the lines go straight into the sink when it is a `ByteBuffer` (the
+        // poller's batches), else into one handed to the sink at once; no array appends.
+        let direct = sink as? ByteBuffer
+        var out = direct ?? ByteBuffer(capacity: rows.rowNumbers.count * 1000)
+        defer { if direct == nil { sink.appendBytes(out.unsafeBytes) } }
         let hostBytes = Array(",host=".utf8) + LineProtocolPieces.escaped(host, kind: .tagValue)
         let timestamp = sample.timestamp
         let end = Array(" \(timestamp)\n".utf8)
@@ -155,19 +155,13 @@ public struct SNMPPointWriter: Sendable {
             }
         }
         var seen: [UInt: SNMPDeviceState.InterfaceHistory] = [:]
-        var rx: [UInt8] = [], tx: [UInt8] = []
+        // The constants in locals: statics are checked for initialization at every use.
+        let typeNames = Self.typeNames, rxMeasurement = Self.rxMeasurement, txMeasurement = Self.txMeasurement
+        let statusMeasurement = Self.interfaceStatusBytes, kinds = InterfaceRows.quantityKinds.count
         for (position, row) in rows.rowNumbers.enumerated() {
             let name = rows.names[position]
             let ifIndex = rows.ifIndexes[position]
             let instance = rows.instanceTags[position]
-            rx.removeAll(keepingCapacity: true)
-            rx += Self.rxMeasurement
-            rx += hostBytes
-            rx += instance
-            tx.removeAll(keepingCapacity: true)
-            tx += Self.txMeasurement
-            tx += hostBytes
-            tx += instance
             if rates {
                 let quantities = InterfaceRows.quantityKinds.map { rows.quantity(row: row, $0) }
                 let discontinuity = rows.unsigned(row: row, .ifCounterDiscontinuityTime).map { UInt32(truncatingIfNeeded: $0) }
@@ -200,61 +194,66 @@ public struct SNMPPointWriter: Sendable {
                     if let gap {
                         report.rateGaps[gap, default: 0] += 1
                     } else {
-                        appendInterfaceLine(kind: kind, prefix: kind & 1 == 0 ? rx : tx, value: value, end: end, into: &buffer)
+                        appendInterfaceLine(measurement: kind & 1 == 0 ? rxMeasurement : txMeasurement, host: hostBytes,
+                                            instance: instance, type: typeNames[kind >> 1], value: value, end: end, into: &out)
                         report.lines += 1
                     }
                 }
                 seen[ifIndex] = SNMPDeviceState.InterfaceHistory(name: name, quantities: quantities,
                                                                  discontinuityTime: discontinuity, monotonic: sample.monotonic)
             } else {
-                for kind in 0..<InterfaceRows.quantityKinds.count {
+                for kind in 0..<kinds {
                     guard let total = rows.total(row: row, kind) else { continue }
-                    appendInterfaceLine(kind: kind, prefix: kind & 1 == 0 ? rx : tx, value: total, end: end, into: &buffer)
+                    appendInterfaceLine(measurement: kind & 1 == 0 ? rxMeasurement : txMeasurement, host: hostBytes,
+                                        instance: instance, type: typeNames[kind >> 1], value: total, end: end, into: &out)
                     report.lines += 1
                 }
             }
             // States, speed and labels, under the same host and instance.
-            buffer.appendBytes(Self.interfaceStatusBytes)
-            buffer.appendBytes(hostBytes)
-            buffer.appendBytes(instance)
-            buffer.appendBytes(Self.ifIndexField)
-            LineProtocolPieces.appendInteger(Int64(ifIndex), into: &buffer)
+            out.appendBytes(statusMeasurement)
+            out.appendBytes(hostBytes)
+            out.appendBytes(instance)
+            out.appendBytes(Self.ifIndexField)
+            LineProtocolPieces.appendInteger(Int64(ifIndex), into: &out)
             if let admin = rows.unsigned(row: row, .ifAdminStatus) {
-                buffer.appendBytes(Self.adminField)
-                LineProtocolPieces.appendInteger(Int64(truncatingIfNeeded: admin), into: &buffer)
+                out.appendBytes(Self.adminField)
+                LineProtocolPieces.appendInteger(Int64(truncatingIfNeeded: admin), into: &out)
             }
             if let oper = rows.unsigned(row: row, .ifOperStatus) {
-                buffer.appendBytes(Self.operField)
-                LineProtocolPieces.appendInteger(Int64(truncatingIfNeeded: oper), into: &buffer)
+                out.appendBytes(Self.operField)
+                LineProtocolPieces.appendInteger(Int64(truncatingIfNeeded: oper), into: &out)
             }
             if let speed = rows.speed(row: row) {
-                buffer.appendBytes(Self.speedField)
-                LineProtocolPieces.appendInteger(Int64(speed), into: &buffer)
+                out.appendBytes(Self.speedField)
+                LineProtocolPieces.appendInteger(Int64(speed), into: &out)
             }
             // Labels change rarely: written with the polls that walk them (refreshes).
             if rows.labelsWalked, let descr = rows.descr(row: row, ifIndex: ifIndex), !descr.isEmpty {
-                buffer.appendBytes(Self.descrField)
-                LineProtocolPieces.appendString(descr, into: &buffer)
+                out.appendBytes(Self.descrField)
+                LineProtocolPieces.appendString(descr, into: &out)
             }
             if rows.labelsWalked, let alias = rows.alias(row: row, ifIndex: ifIndex), !alias.isEmpty {
-                buffer.appendBytes(Self.aliasField)
-                LineProtocolPieces.appendString(alias, into: &buffer)
+                out.appendBytes(Self.aliasField)
+                LineProtocolPieces.appendString(alias, into: &out)
             }
-            buffer += end
+            out.appendBytes(end)
             report.lines += 1
         }
         if rates { state.history = seen }
     }
 
-    /// `interface_rx,host=…,instance=…,type=if_octets value=… <ts>` for quantity `kind`
-    /// (0, 1: octets rx/tx; 2, 3: packets; 4, 5: errors; 6, 7: dropped); `prefix` is the
-    /// measurement and the host and instance tags, `end` the timestamp and newline.
+    /// `interface_rx,host=…,instance=…,type=if_octets value=… <ts>`: the measurement, the
+    /// host and instance tags, `type` the type tag and the field key (`typeNames`), `end` the
+    /// timestamp and newline.
     @inline(__always)
-    private func appendInterfaceLine(kind: Int, prefix: [UInt8], value: Double, end: [UInt8], into buffer: inout [UInt8]) {
-        buffer += prefix
-        buffer += Self.typeNames[kind >> 1]
-        LineProtocolPieces.appendFloat(value, into: &buffer)
-        buffer += end
+    private func appendInterfaceLine(measurement: [UInt8], host: [UInt8], instance: [UInt8], type: [UInt8], value: Double,
+                                     end: [UInt8], into out: inout ByteBuffer) {
+        out.appendBytes(measurement)
+        out.appendBytes(host)
+        out.appendBytes(instance)
+        out.appendBytes(type)
+        LineProtocolPieces.appendFloat(value, into: &out)
+        out.appendBytes(end)
     }
 
     // MARK: - Telegraf schema
@@ -399,6 +398,8 @@ struct InterfaceRows {
     let table: SNMPTable
     /// Table column position per `IFMIB.Column.rawValue`, -1 when not walked.
     var position: [Int]
+    /// See `quantityColumns(position:)`.
+    let quantityColumns: [Int?]
     var rowNumbers: [Int] = []
     var ifIndexes: [UInt] = []
     /// The `instance` / `ifName` of each row: ifName, else ifDescr, else `ifIndex<N>`;
@@ -418,6 +419,7 @@ struct InterfaceRows {
         for (i, oid) in table.columns.enumerated() {
             if let column = IFMIB.Column(oid: oid) { position[column.rawValue] = i }
         }
+        quantityColumns = Self.quantityColumns(position: position)
         // A walk of the labels replaces what the device state remembers.
         let nameAt = position[IFMIB.Column.ifName.rawValue]
         let descrAt = position[IFMIB.Column.ifDescr.rawValue]
@@ -499,9 +501,15 @@ struct InterfaceRows {
     /// The interface speed in bits per second: ifHighSpeed, else ifSpeed below its 32-bit
     /// ceiling; nil when unknown or zero.
     func speed(row: Int) -> Double? {
-        let known = labels[ifIndex(row: row)]
-        if let high = unsigned(row: row, .ifHighSpeed) ?? known?.highSpeed, high > 0 { return Double(high) * 1e6 }
-        if let speed = unsigned(row: row, .ifSpeed) ?? known?.speed, speed > 0, speed < UInt64(UInt32.max) { return Double(speed) }
+        // What the last refresh saw only when this poll did not walk the column.
+        if let high = unsigned(row: row, .ifHighSpeed) {
+            if high > 0 { return Double(high) * 1e6 }
+        } else if let high = labels[ifIndex(row: row)]?.highSpeed, high > 0 {
+            return Double(high) * 1e6
+        }
+        if let speed = unsigned(row: row, .ifSpeed) ?? labels[ifIndex(row: row)]?.speed, speed > 0, speed < UInt64(UInt32.max) {
+            return Double(speed)
+        }
         return nil
     }
 
@@ -520,20 +528,42 @@ struct InterfaceRows {
     /// The raw value of quantity `kind` (the sum of its counters), without building a
     /// `CounterQuantity`: the hot path of raw polling.
     func total(row: Int, _ kind: Int) -> Double? {
-        let columns = Self.quantityKinds[kind]
-        if let first = columns.hc.first, case .counter64? = value(row: row, first) {
-            var sum = 0.0
-            for column in columns.hc {
-                if case .counter64(let v)? = value(row: row, column) { sum += Double(v) }
+        let base = kind * Self.quantitySlots
+        if let first = quantityColumns[base].flatMap({ table.counter64(row: row, column: $0) }) {
+            var sum = Double(first)
+            for slot in base + 1 ..< base + Self.hcSlots {
+                if let at = quantityColumns[slot], let v = table.counter64(row: row, column: at) { sum += Double(v) }
             }
             return sum
         }
-        guard let first = columns.legacy.first, value(row: row, first)?.unsigned != nil else { return nil }
-        var sum = 0.0
-        for column in columns.legacy {
-            if let v = unsigned(row: row, column) { sum += Double(v) }
+        let legacy = base + Self.hcSlots
+        guard let first = quantityColumns[legacy].flatMap({ table.unsigned(row: row, column: $0) }) else { return nil }
+        var sum = Double(first)
+        for slot in legacy + 1 ..< base + Self.quantitySlots {
+            if let at = quantityColumns[slot], let v = table.unsigned(row: row, column: at) { sum += Double(v) }
         }
         return sum
+    }
+
+    /// `quantityColumns` holds, per quantity kind, this many table positions: the 64-bit
+    /// counters (`hcSlots`), then the 32-bit ones.
+    static let hcSlots = 3
+    static let quantitySlots = 5
+
+    /// `quantityKinds` resolved to this table's column positions (nil: not walked), so the
+    /// per-row sums look nothing up.
+    static func quantityColumns(position: [Int]) -> [Int?] {
+        var slots = [Int?](repeating: nil, count: quantityKinds.count * quantitySlots)
+        for (kind, columns) in quantityKinds.enumerated() {
+            let base = kind * quantitySlots
+            for (i, column) in columns.hc.enumerated() where position[column.rawValue] >= 0 {
+                slots[base + i] = position[column.rawValue]
+            }
+            for (i, column) in columns.legacy.enumerated() where position[column.rawValue] >= 0 {
+                slots[base + hcSlots + i] = position[column.rawValue]
+            }
+        }
+        return slots
     }
 
     /// A quantity from 64-bit counters when the row has them, else from 32-bit ones.

@@ -15,8 +15,14 @@ public struct SNMPTable: Sendable {
     /// so most lookups hit it.
     private var lastSingle: (index: UInt, row: Int) = (.max, -1)
 
-    public init(columns: [SNMPObjectIdentifier]) {
+    /// An empty table; `expectedRows` (what the last walk found) sizes its storage once.
+    public init(columns: [SNMPObjectIdentifier], expectedRows: Int = 0) {
         self.columns = columns
+        if expectedRows > 0 {
+            indexes.reserveCapacity(expectedRows)
+            cells.reserveCapacity(expectedRows * columns.count)
+            singleRows.reserveCapacity(expectedRows)
+        }
     }
 
     public var rowCount: Int { indexes.count }
@@ -25,6 +31,19 @@ public struct SNMPTable: Sendable {
     @inline(__always)
     public func value(row: Int, column: Int) -> SNMPValue? {
         cells[row * columns.count + column]
+    }
+
+    /// The value at `row` and `column` if it is a Counter64.
+    @inline(__always)
+    public func counter64(row: Int, column: Int) -> UInt64? {
+        if case .counter64(let v)? = cells[row * columns.count + column] { return v }
+        return nil
+    }
+
+    /// The value at `row` and `column` as an unsigned number (`SNMPValue.unsigned`).
+    @inline(__always)
+    public func unsigned(row: Int, column: Int) -> UInt64? {
+        cells[row * columns.count + column]?.unsigned
     }
 
     /// The row with the one-component index `index` (an ifIndex), if any.

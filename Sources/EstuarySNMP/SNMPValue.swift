@@ -102,10 +102,19 @@ public enum SNMPValue: Sendable, Hashable {
 }
 
 /// A response PDU as the poll state machines read it: the error status and index, and the
-/// variable bindings in order, names laid out one after another. The poller fills one
-/// (reused, so reading a response allocates nothing once it has grown) from libnetsnmp's PDU;
-/// tests build them from arrays.
-public struct SNMPResponse: Sendable {
+/// variable bindings in order. The poller reads libnetsnmp's PDU in place through it
+/// (nothing copied); tests use `SNMPResponse`.
+public protocol SNMPResponseReading {
+    var errorStatus: Int { get }
+    var errorIndex: Int { get }
+    var varbindCount: Int { get }
+    /// Calls `body` with each binding in order; the name is valid only during the call.
+    func forEachVarBind(_ body: (UnsafeBufferPointer<UInt>, SNMPValue) -> Void)
+}
+
+/// A response built from arrays (tests, replays): the error status and index, and the
+/// variable bindings in order, names laid out one after another.
+public struct SNMPResponse: SNMPResponseReading, Sendable {
     public var errorStatus: Int
     public var errorIndex: Int
     /// Every name's components, one after another.
@@ -124,15 +133,6 @@ public struct SNMPResponse: Sendable {
         for (name, value) in varbinds {
             name.components.withUnsafeBufferPointer { append(name: $0, value: value) }
         }
-    }
-
-    /// Empties the response for the next one, keeping its memory.
-    public mutating func reset(errorStatus: Int, errorIndex: Int) {
-        self.errorStatus = errorStatus
-        self.errorIndex = errorIndex
-        names.removeAll(keepingCapacity: true)
-        nameEnds.removeAll(keepingCapacity: true)
-        values.removeAll(keepingCapacity: true)
     }
 
     public mutating func append(name: UnsafeBufferPointer<UInt>, value: SNMPValue) {

@@ -21,8 +21,9 @@ public struct TableWalk: Sendable {
     private var prefixes: [UInt] = []
     private var prefixStarts: [Int] = [0]
 
-    public init(columns: [SNMPObjectIdentifier]) {
-        table = SNMPTable(columns: columns)
+    /// A walk of `columns`; `expectedRows` sizes the table (see `SNMPTable.init`).
+    public init(columns: [SNMPObjectIdentifier], expectedRows: Int = 0) {
+        table = SNMPTable(columns: columns, expectedRows: expectedRows)
         continueFrom = columns.map(\.components)
         finished = Array(repeating: false, count: columns.count)
         addPrefixes(columns)
@@ -68,7 +69,7 @@ public struct TableWalk: Sendable {
     /// something else (GETBULK non-repeaters). Returns whether the walk moved on (a value
     /// taken or a column ended); a response that does neither would repeat forever.
     @discardableResult
-    public mutating func absorb(_ response: SNMPResponse, skip: Int) -> Bool {
+    public mutating func absorb<Response: SNMPResponseReading>(_ response: Response, skip: Int) -> Bool {
         let width = requested.count
         guard width > 0 else { return false }
         var progressed = false
@@ -112,7 +113,7 @@ public struct TableWalk: Sendable {
                         // After what was asked for, or what this response gave before.
                         let after: Bool
                         if state[slot] == 1 {
-                            if let path = lastPaths[slot] {
+                            if !lastPaths.isEmpty, let path = lastPaths[slot] {
                                 after = path.withUnsafeBufferPointer { SNMPObjectIdentifier.compare(suffix, $0) > 0 }
                             } else {
                                 after = suffix[0] != lastSingle[slot] ? suffix[0] > lastSingle[slot] : suffix.count > 1

@@ -1,21 +1,10 @@
 import CNetSNMP
 import EstuarySNMP
 
-/// A libnetsnmp response PDU (valid only during the library's callback, which frees the PDU
-/// afterwards), copied into an `SNMPResponse` for the poll state machines.
-struct NetSNMPResponse {
+/// A libnetsnmp response PDU, read in place by the poll state machines (valid only during
+/// the library's callback, which frees the PDU afterwards).
+struct NetSNMPResponse: SNMPResponseReading {
     let pdu: UnsafeMutablePointer<netsnmp_pdu>
-
-    /// Fills `response` (reused between responses) with the PDU's status and bindings.
-    func copy(into response: inout SNMPResponse) {
-        response.reset(errorStatus: errorStatus, errorIndex: errorIndex)
-        var cursor = pdu.pointee.variables
-        while let variable = cursor {
-            response.append(name: UnsafeBufferPointer(start: variable.pointee.name, count: variable.pointee.name_length),
-                            value: Self.value(variable))
-            cursor = variable.pointee.next_variable
-        }
-    }
 
     var errorStatus: Int { Int(estuary_pdu_error_status(pdu)) }
     var errorIndex: Int { Int(estuary_pdu_error_index(pdu)) }

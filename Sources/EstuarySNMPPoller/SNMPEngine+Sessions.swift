@@ -160,8 +160,7 @@ extension SNMPEngine {
                 slot.step = .discovered
                 return
             }
-            NetSNMPResponse(pdu: pdu).copy(into: &responseScratch)
-            slot.step = .action(slot.poll!.receive(responseScratch))
+            slot.step = .action(slot.poll!.receive(NetSNMPResponse(pdu: pdu)))
         case NETSNMP_CALLBACK_OP_TIMED_OUT:
             slot.step = .action(slot.poll!.timedOut())
         case NETSNMP_CALLBACK_OP_SEND_FAILED:

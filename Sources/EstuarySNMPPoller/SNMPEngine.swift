@@ -56,8 +56,6 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
     var nextToken: UInt64 = 1
     var keys = KeyCache()
     var errorText = [CChar](repeating: 0, count: 512)
-    /// The response being read (reused: no allocation per response once grown).
-    var responseScratch = SNMPResponse()
 
     private static let wakeData: UInt64 = .max
 

@@ -49,13 +49,23 @@ extension Array: ByteSink where Element == UInt8 {
 /// Its state lives behind a constant pointer rather than in stored `var`s, so appends pay
 /// no run-time exclusivity check.
 public final class ByteBuffer: ByteSink {
-    private struct Header {
-        var storage: UnsafeMutablePointer<UInt8>
-        var count: Int
-        var capacity: Int
+    @usableFromInline
+    struct Header {
+        @usableFromInline var storage: UnsafeMutablePointer<UInt8>
+        @usableFromInline var count: Int
+        @usableFromInline var capacity: Int
+
+        @usableFromInline
+        init(storage: UnsafeMutablePointer<UInt8>, count: Int, capacity: Int) {
+            self.storage = storage
+            self.count = count
+            self.capacity = capacity
+        }
     }
 
-    private let header: UnsafeMutablePointer<Header>
+    // Inlinable appends (other modules write line protocol into these on their hot paths).
+    @usableFromInline
+    let header: UnsafeMutablePointer<Header>
 
     public init(capacity: Int = 64 * 1024) {
         let capacity = max(capacity, 16)
@@ -74,7 +84,7 @@ public final class ByteBuffer: ByteSink {
 
     public var byteCount: Int { header.pointee.count }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public func appendByte(_ byte: UInt8) {
         let count = header.pointee.count
         if count == header.pointee.capacity { grow(to: count + 1) }
@@ -82,7 +92,7 @@ public final class ByteBuffer: ByteSink {
         header.pointee.count = count + 1
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public func appendBytes(_ bytes: UnsafeBufferPointer<UInt8>) {
         let n = bytes.count
         if n == 0 { return }
@@ -97,7 +107,7 @@ public final class ByteBuffer: ByteSink {
         if count < header.pointee.count { header.pointee.count = max(count, 0) }
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public func reserveBytes(_ count: Int) {
         let needed = header.pointee.count + count
         if needed > header.pointee.capacity { grow(to: needed) }
@@ -126,7 +136,8 @@ public final class ByteBuffer: ByteSink {
     /// A copy of the bytes written so far.
     public var bytes: [UInt8] { Array(unsafeBytes) }
 
-    private func grow(to needed: Int) {
+    @usableFromInline
+    func grow(to needed: Int) {
         var newCapacity = header.pointee.capacity * 2
         while newCapacity < needed { newCapacity *= 2 }
         let newStorage = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
