@@ -251,8 +251,21 @@ public struct DevicePoll: Sendable {
         if plan.version == .v1 {
             return SNMPRequest(kind: .getNext, names: scalarNames + columns)
         }
-        return SNMPRequest(kind: .getBulk(nonRepeaters: scalarNames.count, maxRepetitions: columns.isEmpty ? 0 : maxRepetitions),
+        return SNMPRequest(kind: .getBulk(nonRepeaters: scalarNames.count,
+                                          maxRepetitions: columns.isEmpty ? 0 : repetitions(extra: useExtra)),
                            names: scalarNames + columns)
+    }
+
+    /// Max-repetitions of the next GETBULK: `maxRepetitions`, or fewer when the last refresh
+    /// said how many rows the main table has: the rows still to come and one more, which
+    /// shows each column's end. The agent is spared the rows past the table (the start of
+    /// the next columns) that a full request would fetch at the end of every walk. A guess
+    /// that is too small (interfaces added since) costs one more request, never a value.
+    private func repetitions(extra useExtra: Bool) -> Int {
+        guard !useExtra, let expected = plan.knownIndexes?.count, expected > 0 else { return maxRepetitions }
+        let remaining = expected - main.table.rowCount
+        guard remaining >= 0 else { return maxRepetitions }
+        return min(maxRepetitions, remaining + 1)
     }
 
     private mutating func send(_ request: SNMPRequest) -> DevicePollAction {

@@ -284,6 +284,42 @@ struct DevicePollTests {
         #expect(poll.outcome == .complete)
     }
 
+    @Test("with the row count known from the last refresh, the last GETBULK asks only for the rows left and one to see the end")
+    func repetitionsFitTheKnownTable() throws {
+        let mib = switchMIB(interfaces: 12)
+        var fitted = DevicePoll(plan: DevicePollPlan(version: .v2c, scalars: IFMIB.scalars, columns: columns, maxRepetitions: 5,
+                                                     knownIndexes: Set(1...12)))
+        let sent = run(&fitted, mib: mib)
+        #expect(fitted.outcome == .complete)
+        #expect(fitted.main.table.rowCount == 12)
+        // 5 rows, 5 rows, then the 2 left and the end: not 5 more.
+        let repetitions = sent.compactMap { request -> Int? in
+            if case .getBulk(_, let r) = request.kind { return r }
+            return nil
+        }
+        #expect(repetitions == [5, 5, 3])
+        #expect(fitted.maxRepetitions == 5, "what the device takes is unchanged")
+
+        // Unknown size: full requests; the same values either way, with fewer bindings fetched.
+        var full = DevicePoll(plan: DevicePollPlan(version: .v2c, scalars: IFMIB.scalars, columns: columns, maxRepetitions: 5))
+        _ = run(&full, mib: mib)
+        #expect(full.outcome == .complete)
+        #expect(full.varbinds > fitted.varbinds)
+        for index: UInt in 1...12 {
+            let a = try #require(fitted.main.table.row(index: index)), b = try #require(full.main.table.row(index: index))
+            for column in columns.indices {
+                #expect(fitted.main.table.value(row: a, column: column) == full.main.table.value(row: b, column: column))
+            }
+        }
+
+        // More interfaces than the refresh saw: one more request, every row still read.
+        var grown = DevicePoll(plan: DevicePollPlan(version: .v2c, scalars: IFMIB.scalars, columns: columns, maxRepetitions: 5,
+                                                    knownIndexes: Set(1...10)))
+        _ = run(&grown, mib: mib)
+        #expect(grown.outcome == .complete)
+        #expect(grown.main.table.rowCount == 12)
+    }
+
     @Test("an agent that keeps answering without moving on fails the poll instead of looping")
     func stuckAgent() {
         var poll = DevicePoll(plan: DevicePollPlan(version: .v2c, scalars: [], columns: columns, maxRequests: 20))
