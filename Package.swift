@@ -19,8 +19,6 @@ let package = Package(
         .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CNetSNMP", pkgConfig: "netsnmp", providers: [.apt(["libsnmp-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        // The daemon's memory allocator (see Sources/CJemalloc/shim.h).
-        .systemLibrary(name: "CJemalloc", pkgConfig: "jemalloc", providers: [.apt(["libjemalloc-dev"])]),
         // epoll and eventfd, for the SNMP poller's event loop.
         .systemLibrary(name: "CLinuxEvents"),
 
@@ -66,7 +64,7 @@ let package = Package(
         // The command line, as a library so tests can run commands in-process.
         .target(name: "EstuaryCLI", dependencies: [
             "EstuaryModel", "EstuaryWire", "EstuaryCrypto", "EstuaryFiles", "EstuaryConfig", "EstuaryIO", "EstuaryPipeline",
-            "EstuaryRuntime", "EstuaryOutputs", "EstuarySpool", "EstuarySNMP", "EstuarySNMPPoller", "CJemalloc",
+            "EstuaryRuntime", "EstuaryOutputs", "EstuarySpool", "EstuarySNMP", "EstuarySNMPPoller",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

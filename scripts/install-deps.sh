@@ -10,7 +10,6 @@ packages=(
   libssl-dev            # collectd sign/encrypt (CLibcrypto)
   libsnmp-dev           # SNMP poller (CNetSNMP)
   libcurl4-openssl-dev  # InfluxDB HTTP output
-  libjemalloc-dev       # the daemon's malloc (CJemalloc)
   collectd-core         # types.db, and the real collectd the integration tests send with
   influxdb              # the real InfluxDB 1.x the tests and `make run` start
   influxdb-client       # the influx shell, for looking at what arrived

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CJemalloc
 import Dispatch
 import EstuaryConfig
 import EstuaryIO
@@ -85,7 +84,6 @@ struct RunCommand: ParsableCommand {
             "config.file": "\(configurationFile)",
             "inputs": "\(settings.collectdInputs.count + settings.graphiteInputs.count + configuration.snmpInputs.count)",
             "outputs": "\(outputs.count)",
-            "allocator": "\(estuary_jemalloc_version().map { "jemalloc " + String(cString: $0) } ?? "the C library's malloc")",
         ])
 
         // Wait for SIGTERM or SIGINT; a second one ends the process at once.
