@@ -21,6 +21,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // epoll and eventfd, for the SNMP poller's event loop.
         .systemLibrary(name: "CLinuxEvents"),
+        // accept4, posix_spawn's closefrom and pidfd_open: close-on-exec descriptors and clean children.
+        .target(name: "CLinuxDescriptors"),
 
         // The point model: no dependencies, no Foundation.
         .target(name: "EstuaryModel"),
@@ -30,8 +32,9 @@ let package = Package(
         .target(name: "EstuaryCrypto", dependencies: ["EstuaryWire", "CLibcrypto"]),
         // What every runtime part shares: batches of line protocol, self-metrics, clocks.
         .target(name: "EstuaryRuntime", dependencies: [.product(name: "Logging", package: "swift-log")]),
-        // Sockets on Dispatch: UDP receivers and TCP listeners. Moves bytes, knows nothing of metrics.
-        .target(name: "EstuaryIO"),
+        // Sockets on Dispatch: UDP receivers and TCP listeners. Moves bytes, knows nothing of metrics;
+        // reads time from EstuaryRuntime's `Clock`.
+        .target(name: "EstuaryIO", dependencies: ["CLinuxDescriptors", "EstuaryRuntime"]),
         // Receivers -> decoders -> batches -> router -> outputs; self-metrics.
         .target(name: "EstuaryPipeline", dependencies: [
             "EstuaryIO", "EstuaryRuntime", "EstuaryWire", "EstuaryModel",
@@ -57,7 +60,8 @@ let package = Package(
         ]),
         // Outputs: InfluxDB over HTTP (libcurl) from a bounded queue (memory, then the spool), on a thread per output.
         .target(name: "EstuaryOutputs", dependencies: [
-            "EstuaryRuntime", "EstuaryCompression", "EstuarySpool", "CCurl", .product(name: "Logging", package: "swift-log"),
+            "EstuaryRuntime", "EstuaryCompression", "EstuarySpool", "CCurl", "CLinuxDescriptors",
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // Reading the files configuration points at (types.db, AuthFile).
         .target(name: "EstuaryFiles", dependencies: ["EstuaryWire"]),
@@ -78,7 +82,7 @@ let package = Package(
         ]),
 
         // Load generators and counting sinks for the end-to-end benchmarks (scripts/bench.sh).
-        .executableTarget(name: "estuary-loadtools", dependencies: ["EstuaryWire"]),
+        .executableTarget(name: "estuary-loadtools", dependencies: ["EstuaryWire", "CLinuxDescriptors"]),
 
         // libFuzzer harnesses: plain targets exporting LLVMFuzzerTestOneInput (see Makefile `fuzz`).
         .target(name: "FuzzCollectd", dependencies: ["EstuaryWire"], path: "Fuzz/FuzzCollectd"),
@@ -88,7 +92,7 @@ let package = Package(
         .target(name: "FuzzConfig", dependencies: ["EstuaryConfig"], path: "Fuzz/FuzzConfig"),
 
         // Shared by the test targets: golden fixtures, point comparison, a real influxd, a scripted HTTP server.
-        .target(name: "EstuaryTestSupport", dependencies: ["EstuaryModel", "EstuaryWire", "EstuaryCompression"],
+        .target(name: "EstuaryTestSupport", dependencies: ["EstuaryModel", "EstuaryWire", "EstuaryCompression", "CLinuxDescriptors"],
                 path: "Tests/EstuaryTestSupport"),
         .testTarget(name: "EstuaryWireTests",
                     dependencies: ["EstuaryWire", "EstuaryModel", "EstuaryCrypto", "EstuaryFiles", "EstuaryTestSupport"],

@@ -1,6 +1,7 @@
 #ifndef ESTUARY_CCURL_SHIM_H
 #define ESTUARY_CCURL_SHIM_H
 #include <curl/curl.h>
+#include <sys/socket.h>
 
 /*
  * curl_easy_setopt and curl_easy_getinfo are variadic, which Swift cannot call. These typed
@@ -36,6 +37,18 @@ static inline CURLcode estuary_curl_easy_getinfo_long(CURL *handle, CURLINFO inf
 }
 static inline CURLcode estuary_curl_easy_getinfo_double(CURL *handle, CURLINFO info, double *value) {
     return curl_easy_getinfo(handle, info, value);
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: the connection's socket is close-on-exec from the start
+   (libcurl's own socket(2) call does not ask for it). */
+static curl_socket_t estuary_curl_open_socket_cloexec(void *clientp, curlsocktype purpose,
+                                                      struct curl_sockaddr *address) {
+    (void)clientp;
+    (void)purpose;
+    return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+static inline CURLcode estuary_curl_easy_use_cloexec_sockets(CURL *handle) {
+    return curl_easy_setopt(handle, CURLOPT_OPENSOCKETFUNCTION, estuary_curl_open_socket_cloexec);
 }
 
 /* CURL_GLOBAL_ALL is a macro expression Swift does not import. */

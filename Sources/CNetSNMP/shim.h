@@ -7,6 +7,7 @@
 #include <sys/select.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <net-snmp/net-snmp-config.h>
@@ -139,6 +140,11 @@ static inline void *estuary_snmp_open(const estuary_snmp_session_parameters *p, 
         session.community_len = p->community_length;
     }
     void *handle = snmp_sess_open(&session);
+    if (handle != NULL) {
+        /* libnetsnmp opens its sockets without close-on-exec; Estuary's are all close-on-exec. */
+        struct netsnmp_transport_s *transport = snmp_sess_transport(handle);
+        if (transport != NULL && transport->sock >= 0) fcntl(transport->sock, F_SETFD, FD_CLOEXEC);
+    }
     if (handle != NULL && p->version == SNMP_VERSION_3) {
         /* snmp_sess_open clears the flag after its (skipped) probe; without it the first
            send would probe synchronously and block the poller's thread. */

@@ -259,7 +259,7 @@ public struct EstuaryConfiguration: Sendable {
 
 /// The file's bytes as UTF-8 text, or what went wrong (with the system's reason).
 func readTextFile(_ path: String) throws(ConfigurationValueError) -> String {
-    let fd = open(path, O_RDONLY)
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw ConfigurationValueError("cannot be read: \(String(cString: strerror(errno)))") }
     defer { close(fd) }
     var bytes: [UInt8] = []

@@ -1,3 +1,4 @@
+import CLinuxDescriptors
 import Dispatch
 import Synchronization
 #if canImport(Glibc)
@@ -148,14 +149,12 @@ public final class HTTPServer: @unchecked Sendable {  // state confined to `queu
 
     private func acceptAll() {
         while true {
-            let fd = accept(socket.fd, nil, nil)
+            let fd = estuary_accept_cloexec(socket.fd, nil, nil, 1)
             if fd < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
                 if reserve.shed(listener: socket.fd, error: errno) { continue }
                 return
             }
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             nextID += 1
             let connection = Connection(fd: fd, id: nextID,
                                         deadline: DispatchTime.now().uptimeNanoseconds + UInt64(options.timeout * 1e9))

@@ -33,7 +33,7 @@ public enum KernelUDPStatistics {
     }
 
     private static func readFile(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
+        guard let file = fopen(path, "re") else { return nil }
         defer { fclose(file) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)

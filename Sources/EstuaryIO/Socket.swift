@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CLinuxDescriptors
 import Glibc
 #endif
 
@@ -99,7 +100,7 @@ struct DescriptorReserve {
     mutating func shed(listener: Int32, error: Int32) -> Bool {
         guard (error == EMFILE || error == ENFILE) && fd >= 0 else { return false }
         _ = Glibc.close(fd)
-        let waiting = accept(listener, nil, nil)
+        let waiting = estuary_accept_cloexec(listener, nil, nil, 0)
         if waiting >= 0 { _ = Glibc.close(waiting) }
         fd = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
         return waiting >= 0

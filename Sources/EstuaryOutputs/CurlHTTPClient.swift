@@ -1,4 +1,5 @@
 import CCurl
+import CLinuxDescriptors
 
 /// An HTTP answer: status, headers (names lowercased; a repeated header keeps the last value)
 /// and the first `bodyLimit` bytes of the body.
@@ -34,6 +35,8 @@ final class CurlHTTPClient {
     private let handle: UnsafeMutableRawPointer
     private let errorBuffer: UnsafeMutablePointer<CChar>
     private let sink: ResponseSink
+    /// Whether a transfer has run: the first one makes libcurl's internal multi handle.
+    private var performed = false
 
     /// Keeps what the server answers; libcurl's callbacks reach it through their userdata.
     final class ResponseSink {
@@ -66,6 +69,7 @@ final class CurlHTTPClient {
         setLong(CURLOPT_TCP_NODELAY, 1)
         setLong(CURLOPT_TCP_KEEPALIVE, 1)
         setLong(CURLOPT_FOLLOWLOCATION, 0)
+        _ = estuary_curl_easy_use_cloexec_sockets(handle)
         _ = estuary_curl_easy_setopt_string(handle, CURLOPT_USERAGENT, userAgent)
         _ = estuary_curl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
         if insecureSkipVerify {
@@ -158,6 +162,13 @@ final class CurlHTTPClient {
             return result
         }
         _ = estuary_curl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, nil)
+        if !performed {
+            // The first transfer made libcurl's multi handle, whose wakeup socketpair libcurl
+            // 7.88 (Debian 12) opens without close-on-exec and with no option to ask for it.
+            // Every descriptor of Estuary's should carry the flag, so set it on all at once.
+            performed = true
+            _ = estuary_close_on_exec_from(3)
+        }
 
         guard code == CURLE_OK else {
             let detail = String(cString: errorBuffer)

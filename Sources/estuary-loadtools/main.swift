@@ -21,6 +21,7 @@
 //       lists of interface if_octets (40 values), from 100 hosts (HOST_PREFIX-0 ... -99,
 //       default bench-host), every datagram with its own timestamp so that a database stores
 //       every value (count(value) says what arrived); prints "sent DATAGRAMS VALUES".
+import CLinuxDescriptors
 import EstuaryWire
 import Foundation
 import Synchronization
@@ -36,7 +37,7 @@ enum LoadTools {
     }
 
     static func listen(port: UInt16) -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
@@ -54,7 +55,7 @@ enum LoadTools {
     }
 
     static func connectTCP(port: UInt16) -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
@@ -135,7 +136,7 @@ enum LoadTools {
         }
         // HOST part length + the TIME_HR header: where the 8 time bytes sit.
         let timeOffsets = templates.map { Int(UInt16($0[2]) << 8 | UInt16($0[3])) + 4 }
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var sendBuffer: Int32 = 8 << 20
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sendBuffer, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
@@ -179,7 +180,7 @@ enum LoadTools {
             let statusLock = NSLock()
             Thread.detachNewThread {
                 while true {
-                    let client = accept(server, nil, nil)
+                    let client = estuary_accept_cloexec(server, nil, nil, 0)
                     if client < 0 { continue }
                     Thread.detachNewThread {
                         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
@@ -245,7 +246,7 @@ enum LoadTools {
             let totals = Totals()
             Thread.detachNewThread {
                 while true {
-                    let client = accept(server, nil, nil)
+                    let client = estuary_accept_cloexec(server, nil, nil, 0)
                     if client < 0 { continue }
                     Thread.detachNewThread {
                         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)

@@ -5,23 +5,27 @@ import Foundation
 import Testing
 
 /// Runs the built `estuary` binary (next to the test bundle; `swift build --build-tests`
-/// builds it) and returns its exit code, standard output and standard error.
-func runEstuary(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+/// builds it) and returns its exit code (128 + the signal if one ended it), standard output
+/// and standard error. Streams go through files, so neither can fill up and stall the child.
+func runEstuary(_ arguments: [String], stdin: String? = nil, timeout: Double = 60) throws
+    -> (status: Int32, stdout: String, stderr: String) {
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("estuary")
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe(), input = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = input
-    try process.run()
-    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-    try input.fileHandleForWriting.close()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("estuary-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let input = directory.appendingPathComponent("stdin"), output = directory.appendingPathComponent("stdout"),
+        errors = directory.appendingPathComponent("stderr")
+    try Data((stdin ?? "").utf8).write(to: input)
+    let child = try ChildProcess(path: binary.path, arguments: arguments, standardInput: input.path,
+                                 standardOutput: output.path, standardError: errors.path)
+    guard child.waitForExit(timeout: timeout) else {
+        child.stop(grace: 1)
+        throw WaitTimedOut("estuary \(arguments.joined(separator: " ")) to exit", seconds: timeout)
+    }
+    let status = child.terminationStatus ?? -1
+    let code = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+    let read = { (url: URL) in String(decoding: (try? Data(contentsOf: url)) ?? Data(), as: UTF8.self) }
+    return (code, read(output), read(errors))
 }
 
 let fixtures = Fixtures.collectd

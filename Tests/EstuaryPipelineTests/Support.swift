@@ -58,7 +58,7 @@ struct TestClient {
     let fd: Int32
 
     static func udp(_ family: Int32 = AF_INET) -> TestClient {
-        TestClient(fd: socket(family, Int32(SOCK_DGRAM.rawValue), 0))
+        TestClient(fd: socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0))
     }
 
     static func tcp(to port: UInt16) -> TestClient? {

@@ -8,6 +8,11 @@ public struct LoopbackSocketError: Error, CustomStringConvertible {
     public var call: String
     public var errno: Int32
     public var description: String { "\(call): \(String(cString: strerror(errno)))" }
+
+    public init(call: String, errno: Int32) {
+        self.call = call
+        self.errno = errno
+    }
 }
 
 /// Small blocking helpers over BSD sockets on 127.0.0.1, for test servers and clients.
@@ -23,7 +28,7 @@ public enum LoopbackSockets {
 
     /// A listening TCP socket on 127.0.0.1 (port 0 = any free port) and its port.
     public static func listenTCP(port: UInt16 = 0, backlog: Int32 = 64) throws -> (fd: Int32, port: UInt16) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw LoopbackSocketError(call: "socket", errno: errno) }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -50,7 +55,7 @@ public enum LoopbackSockets {
     /// A port that was free a moment ago (bound to 0, read back, closed) for TCP or UDP.
     /// Another process could take it before it is used; fine for tests on loopback.
     public static func freePort(udp: Bool = false) throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw LoopbackSocketError(call: "socket", errno: errno) }
         defer { close(fd) }
         var address = loopbackAddress(port: 0)
@@ -63,7 +68,7 @@ public enum LoopbackSockets {
 
     /// A TCP connection to 127.0.0.1:port with send and receive timeouts.
     public static func connectTCP(port: UInt16, timeout: Double) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw LoopbackSocketError(call: "socket", errno: errno) }
         setTimeouts(fd, seconds: timeout)
         var address = loopbackAddress(port: port)
@@ -77,7 +82,7 @@ public enum LoopbackSockets {
     /// A blocking TCP connection to 127.0.0.1:port, from the loopback address `source` when
     /// given (to test allow lists); nil when refused.
     public static func tryConnectTCP(port: UInt16, from source: String? = nil) -> Int32? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return nil }
         if let source {
             var local = sockaddr_in()
@@ -131,16 +136,5 @@ public enum LoopbackSockets {
         var linger = linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
         close(fd)
-    }
-}
-
-/// Polls `condition` every 10 ms until it holds or `timeout` seconds pass; returns whether it held.
-@discardableResult
-public func waitUntil(timeout: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-    let end = Date().addingTimeInterval(timeout)
-    while true {
-        if try condition() { return true }
-        if Date() >= end { return false }
-        usleep(10_000)
     }
 }

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CLinuxDescriptors
 import Glibc
 #endif
 import EstuaryCompression
@@ -162,7 +163,7 @@ public final class ScriptedHTTPServer: @unchecked Sendable {
     private func acceptLoop() {
         while !shouldStop {
             guard LoopbackSockets.waitReadable(listener, seconds: 0.1) else { continue }
-            let fd = accept(listener, nil, nil)
+            let fd = estuary_accept_cloexec(listener, nil, nil, 0)
             if fd < 0 { continue }
             lock.lock()
             if stopping {
