@@ -28,12 +28,16 @@ public final class InfluxDBOutput: Sendable {
     let shared: ConditionLock<SharedState>
     /// The queue, when it has a spool on disk.
     let spooling: SpoolingBatchQueue?
+    /// What the output decides by (flush interval, back-off, deadlines).
+    let clock: any Clock
 
     /// What the writer thread and the callers share, under `shared`'s mutex.
     final class SharedState {
         let queue: any BatchQueue
         /// When the oldest waiting line arrived (monotonic ns), nil when the queue is empty.
         var oldestWaitingSince: UInt64?
+        /// When the writer's first held request may be sent (monotonic ns; 0: at once).
+        var nextAttemptAt: UInt64 = 0
         /// What the writer holds outside the queue (in flight or waiting to be retried).
         var heldBatches = 0
         var heldLines = 0
@@ -58,18 +62,25 @@ public final class InfluxDBOutput: Sendable {
         var enqueueLog = LogLimiter()
 
         init(queue: any BatchQueue) { self.queue = queue }
+
+        /// The back-off of the first held request is over at `now`.
+        func retryDue(at now: UInt64) -> Bool { now >= nextAttemptAt }
     }
 
     /// An output with an in-memory queue of `configuration.queueLimitBytes`.
-    public convenience init(configuration: InfluxDBOutputConfiguration, metrics: SelfMetrics, logger: Logger) {
+    public convenience init(configuration: InfluxDBOutputConfiguration, metrics: SelfMetrics, logger: Logger,
+                            clock: any Clock = SystemClock()) {
         self.init(configuration: configuration, metrics: metrics, logger: logger,
-                  queue: MemoryBatchQueue(limitBytes: configuration.queueLimitBytes))
+                  queue: MemoryBatchQueue(limitBytes: configuration.queueLimitBytes), clock: clock)
     }
 
     /// An output over the given queue (a durable spool, or a queue a test controls). The output
-    /// owns the queue from now on; nothing else may touch it.
-    public init(configuration: InfluxDBOutputConfiguration, metrics: SelfMetrics, logger: Logger, queue: any BatchQueue) {
+    /// owns the queue from now on; nothing else may touch it. `clock` decides when a partial
+    /// request is due, when a failed one is retried, and when the shutdown deadline is reached.
+    public init(configuration: InfluxDBOutputConfiguration, metrics: SelfMetrics, logger: Logger, queue: any BatchQueue,
+                clock: any Clock = SystemClock()) {
         self.configuration = configuration
+        self.clock = clock
         self.metrics = OutputMetrics(registry: metrics, instance: configuration.name)
         var logger = logger
         logger[metadataKey: "output.name"] = .string(configuration.name)
@@ -116,7 +127,7 @@ public final class InfluxDBOutput: Sendable {
     /// After `shutdown` the batch is dropped and counted (`reason=shutdown`).
     public func enqueue(_ batch: LineProtocolBatch) {
         guard batch.lines > 0, batch.byteCount > 0 else { return }
-        let now = MonotonicClock.now()
+        let now = clock.monotonicNow()
         var logQueueFull: (lines: Int, suppressed: Int)? = nil
         var logShutdown: Int? = nil
         let wake: Bool = shared.withLock { s in
@@ -157,8 +168,9 @@ public final class InfluxDBOutput: Sendable {
     }
 
     /// Stops taking batches and tells the writer to send what it holds until `deadline`
-    /// (MonotonicClock ns), without waiting: `shutdown` then waits. Lets a daemon stop all
-    /// its outputs at once, so one output's dead server does not eat the others' time.
+    /// (monotonic ns of the output's clock: `MonotonicClock` by default), without waiting:
+    /// `shutdown` then waits. Lets a daemon stop all its outputs at once, so one output's dead
+    /// server does not eat the others' time.
     public func beginShutdown(deadline: UInt64) {
         shared.withLock { s in
             guard !s.stopping else { return }
@@ -169,10 +181,10 @@ public final class InfluxDBOutput: Sendable {
         shared.broadcast()
     }
 
-    /// Stops taking batches, keeps sending what is held until `deadline` (MonotonicClock ns),
-    /// then stops the writer thread. Blocks until the writer has ended or shortly after the
-    /// deadline. With a spool, what was not sent is spilled to it (and sent after the next
-    /// start); what could be neither sent nor spilled is counted
+    /// Stops taking batches, keeps sending what is held until `deadline` (monotonic ns of the
+    /// output's clock), then stops the writer thread. Blocks until the writer has ended or
+    /// shortly after the deadline. With a spool, what was not sent is spilled to it (and sent
+    /// after the next start); what could be neither sent nor spilled is counted
     /// (`dropped_lines{reason=shutdown}`). Calling it again returns the same report.
     ///
     /// The writer gets 2 s past the deadline to end. Disk work (the final spill) is waited for
@@ -199,11 +211,13 @@ public final class InfluxDBOutput: Sendable {
                 publishDepth(s)
                 return (report, nil)
             }
-            let base = max(deadline, MonotonicClock.now())
+            // The deadline is on the output's clock; the grace for a stuck writer is real time.
+            let system = SystemClock()
+            let base = max(clock.sleepDeadline(until: deadline), system.monotonicNow())
             let limit = base > UInt64.max - diskGraceNanoseconds ? UInt64.max : base + graceNanoseconds
             let diskLimit = base > UInt64.max - diskGraceNanoseconds ? UInt64.max : base + diskGraceNanoseconds
             while !s.finished {
-                let now = MonotonicClock.now()
+                let now = system.monotonicNow()
                 if now >= diskLimit || (now >= limit && s.inRequest) { break }
                 waiter.wait(untilMonotonic: now < limit ? limit : min(diskLimit, now + 100_000_000))
             }
@@ -234,6 +248,17 @@ public final class InfluxDBOutput: Sendable {
                                      "spool.lines": "\(report.spoolLines)", "spool.directory": .string(spooling?.directory ?? "")])
         }
         return report
+    }
+
+    /// Whether the writer may send its first held request now by the output's clock (true
+    /// when it holds none or the request has not failed): the back-off decision, for tests.
+    var retryIsDue: Bool {
+        shared.withLock { s in s.retryDue(at: clock.monotonicNow()) }
+    }
+
+    /// Wakes the writer to decide again, as a timer would (for tests that moved the clock).
+    func wakeWriter() {
+        shared.broadcast()
     }
 
     /// The output's state, what it holds, its last success and its last error.
@@ -283,8 +308,8 @@ public final class InfluxDBOutput: Sendable {
         var report = OutputShutdownReport()
         if !leftovers.isEmpty {
             let result = spooling.write(requests: [], batches: leftovers, recordLines: configuration.batchSize,
-                                        recordBytes: configuration.batchBytes)
-            _ = spooling.finishSpill(result, now: MonotonicClock.now())  // nothing goes back: the queue is done
+                                        recordBytes: configuration.batchBytes, clock: clock)
+            _ = spooling.finishSpill(result, now: clock.monotonicNow())  // nothing goes back: the queue is done
             report.spilledBatches = result.spilledBatches
             report.spilledLines = result.spilledLines
             report.spilledBytes = leftovers.reduce(0) { $0 + $1.byteCount }

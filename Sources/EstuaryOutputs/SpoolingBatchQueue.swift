@@ -182,8 +182,9 @@ public final class SpoolingBatchQueue: BatchQueue, @unchecked Sendable {  // see
 
     /// Outside the output's lock: writes each of `requests` as one outstanding record (the
     /// writer holds them; only when nothing is unread), then `batches` as unread records of at
-    /// most `recordLines` lines and `recordBytes` bytes.
-    func write(requests: [[LineProtocolBatch]], batches: [LineProtocolBatch], recordLines: Int, recordBytes: Int) -> SpillResult {
+    /// most `recordLines` lines and `recordBytes` bytes. `clock` is the output's.
+    func write(requests: [[LineProtocolBatch]], batches: [LineProtocolBatch], recordLines: Int, recordBytes: Int,
+               clock: any Clock) -> SpillResult {
         io.withLock { box in
             var result = SpillResult()
             for batch in batches {
@@ -197,14 +198,16 @@ public final class SpoolingBatchQueue: BatchQueue, @unchecked Sendable {  // see
                 return result
             }
             for request in requests {
-                let written = spool.append(request, recordLines: .max, recordBytes: .max, outstanding: true)
+                let written = spool.append(request, recordLines: .max, recordBytes: .max, outstanding: true,
+                                           nowWall: clock.wallNow(), nowMonotonic: clock.monotonicNow())
                 result.requestOrdinals.append(written.ordinals.count == 1 ? written.ordinals[0] : nil)
                 result.loss.fullRecords += written.loss.fullRecords
                 result.loss.fullLines += written.loss.fullLines
                 if let error = written.error { result.error = error }
             }
             if !batches.isEmpty {
-                let written = spool.append(batches, recordLines: recordLines, recordBytes: recordBytes)
+                let written = spool.append(batches, recordLines: recordLines, recordBytes: recordBytes,
+                                           nowWall: clock.wallNow(), nowMonotonic: clock.monotonicNow())
                 result.notWritten = written.notWritten
                 result.loss.fullRecords += written.loss.fullRecords
                 result.loss.fullLines += written.loss.fullLines
@@ -236,10 +239,11 @@ public final class SpoolingBatchQueue: BatchQueue, @unchecked Sendable {  // see
     }
 
     /// Outside the output's lock: reads the next records, about one request's worth.
-    func read(maxLines: Int, maxBytes: Int) -> ReadResult {
+    func read(maxLines: Int, maxBytes: Int, clock: any Clock) -> ReadResult {
         io.withLock { box in
             guard let spool = box.spool else { return ReadResult() }
-            let (records, loss) = spool.read(maxLines: maxLines, maxBytes: maxBytes)
+            let (records, loss) = spool.read(maxLines: maxLines, maxBytes: maxBytes, nowWall: clock.wallNow(),
+                                             nowMonotonic: clock.monotonicNow())
             return ReadResult(records: records, loss: loss, snapshot: snapshot(spool))
         }
     }
@@ -261,10 +265,10 @@ public final class SpoolingBatchQueue: BatchQueue, @unchecked Sendable {  // see
     }
 
     /// Outside the output's lock: expiry and the interval sync.
-    func maintain() -> (loss: SpoolLoss, snapshot: Snapshot) {
+    func maintain(clock: any Clock) -> (loss: SpoolLoss, snapshot: Snapshot) {
         io.withLock { box in
             guard let spool = box.spool else { return (SpoolLoss(), Snapshot()) }
-            let loss = spool.maintain()
+            let loss = spool.maintain(nowWall: clock.wallNow(), nowMonotonic: clock.monotonicNow())
             return (loss, snapshot(spool))
         }
     }

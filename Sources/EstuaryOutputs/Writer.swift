@@ -17,11 +17,12 @@ final class Writer {
     private let writeHeaders: [String]
     private let flushNanoseconds: UInt64
     private let spooling: SpoolingBatchQueue?
+    /// The output's clock: every decision (due, retry, deadline) is made by it.
+    private let clock: any Clock
 
     /// Requests taken from the queue, oldest first (the halves of a split go to the front).
+    /// When the first may be sent is `SharedState.nextAttemptAt`.
     private var pending: [PendingRequest] = []
-    /// When the first pending request may be sent (monotonic ns).
-    private var nextAttemptAt: UInt64 = 0
     /// Consecutive failed attempts of the first pending request (for the backoff).
     private var attempt = 0
     /// `CREATE DATABASE` was tried since the last accepted write.
@@ -41,6 +42,7 @@ final class Writer {
         writeHeaders = output.endpoint.writeHeaders(gzip: output.configuration.gzip)
         flushNanoseconds = Self.nanoseconds(output.configuration.flushInterval)
         spooling = output.spooling
+        clock = output.clock
         do {
             client = try CurlHTTPClient(insecureSkipVerify: output.configuration.insecureSkipVerify)
         } catch {
@@ -91,13 +93,13 @@ final class Writer {
     private func decide() -> Decision {
         output.shared.withLockWaiting { s, waiter in
             while true {
-                let now = MonotonicClock.now()
+                let now = clock.monotonicNow()
                 if s.stopping {
                     if !sawStop {
                         // One last attempt now, whatever the backoff said: after the deadline
                         // there is no later.
                         sawStop = true
-                        nextAttemptAt = min(nextAttemptAt, now)
+                        s.nextAttemptAt = min(s.nextAttemptAt, now)
                     }
                     if now >= s.deadline { return .exit }
                 }
@@ -129,16 +131,16 @@ final class Writer {
                         wakeBy(s.oldestWaitingSince.map { $0 &+ flushNanoseconds })
                     }
                     s.writerSleeping = true
-                    waiter.wait(untilMonotonic: wake)
+                    waiter.wait(untilMonotonic: wake.map(clock.sleepDeadline(until:)))
                     s.writerSleeping = false
                 } else {
                     // A request already in the spool waits there for the next start.
                     if s.stopping, spool != nil, pending[0].inSpool { return .exit }
-                    if now >= nextAttemptAt { return .send(deadline: deadline) }
-                    wakeBy(nextAttemptAt)
+                    if s.retryDue(at: now) { return .send(deadline: deadline) }
+                    wakeBy(s.nextAttemptAt)
                     // With a spool, new batches may have to be spilled before the retry.
                     s.writerSleeping = spool != nil
-                    waiter.wait(untilMonotonic: wake)
+                    waiter.wait(untilMonotonic: wake.map(clock.sleepDeadline(until:)))
                     s.writerSleeping = false
                 }
             }
@@ -193,7 +195,7 @@ final class Writer {
         switch step {
         case .spill(let requestCount, let front):
             let result = spool.write(requests: pending.prefix(requestCount).map(\.batches), batches: front,
-                                     recordLines: configuration.batchSize, recordBytes: configuration.batchBytes)
+                                     recordLines: configuration.batchSize, recordBytes: configuration.batchBytes, clock: clock)
             for (index, ordinal) in result.requestOrdinals.enumerated() {
                 if let ordinal {
                     pending[index].spooled(as: ordinal)
@@ -201,7 +203,7 @@ final class Writer {
                     pending[index].spoolRefused = true
                 }
             }
-            let now = MonotonicClock.now()
+            let now = clock.monotonicNow()
             let overflow: QueueOverflow = output.shared.withLock { s in
                 let overflow = spool.finishSpill(result, now: now)
                 if !result.notWritten.isEmpty, s.queue.incoming.batches > 0 {
@@ -217,14 +219,14 @@ final class Writer {
                            ["error": .string(error.description), "spool.directory": .string(spool.directory)])
             }
         case .read:
-            let result = spool.read(maxLines: configuration.batchSize, maxBytes: configuration.batchBytes)
+            let result = spool.read(maxLines: configuration.batchSize, maxBytes: configuration.batchBytes, clock: clock)
             output.shared.withLock { s in
                 spool.finishRead(result)
                 output.publishDepth(s)
             }
         case .maintain:
-            let (_, snapshot) = spool.maintain()
-            let now = MonotonicClock.now()
+            let (_, snapshot) = spool.maintain(clock: clock)
+            let now = clock.monotonicNow()
             output.shared.withLock { s in
                 spool.finishMaintenance(snapshot, now: now)
                 output.publishDepth(s)
@@ -270,7 +272,7 @@ final class Writer {
         s.heldBatches += batches.count
         s.heldLines += request.lines
         s.heldBytes += request.bytes
-        nextAttemptAt = 0
+        s.nextAttemptAt = 0
         attempt = 0
     }
 
@@ -293,7 +295,7 @@ final class Writer {
         guard !pending.isEmpty else { return }
         var timeout = configuration.timeout
         if let deadline {
-            let now = MonotonicClock.now()
+            let now = clock.monotonicNow()
             guard deadline > now else { return }
             timeout = min(timeout, Double(deadline - now) / 1e9)
         }
@@ -305,14 +307,14 @@ final class Writer {
             s.inRequest = true
             s.inFlight = pending.map { ($0.batches, $0.inSpool) }
         }
-        let started = MonotonicClock.now()
+        let started = clock.monotonicNow()
         let result: Result<HTTPResponse, HTTPTransportError>
         if let client {
             result = body.withUnsafeBytes { client.post(url: writeURL, headers: writeHeaders, body: $0, timeout: timeout) }
         } else {
             result = .failure(HTTPTransportError(code: 2, message: "libcurl could not be initialized"))
         }
-        recordLatency(nanoseconds: MonotonicClock.now() - started)
+        recordLatency(nanoseconds: clock.monotonicNow() - started)
         let abandoned: Bool = output.shared.withLock { s in
             s.inRequest = false
             s.inFlight = []
@@ -470,9 +472,9 @@ final class Writer {
             s.heldBatches += first.batches.count + second.batches.count - request.batches.count
             s.heldLines += first.lines + second.lines - request.lines
             s.heldBytes += first.bytes + second.bytes - request.bytes
+            s.nextAttemptAt = 0
             output.publishDepth(s)
         }
-        nextAttemptAt = 0
         attempt = 0
     }
 
@@ -488,19 +490,19 @@ final class Writer {
             databaseCreationTried = false
         }
         attempt = 0
-        nextAttemptAt = 0
         output.shared.withLock { s in
+            s.nextAttemptAt = 0
             s.heldBatches -= done.batches.count
             s.heldLines -= done.lines
             s.heldBytes -= done.bytes
             output.publishDepth(s)
             if success {
-                s.lastSuccess = WallClock.now()
+                s.lastSuccess = clock.wallNow()
                 s.consecutiveFailures = 0
             }
             if let error {
                 s.lastError = error
-                s.lastErrorAt = WallClock.now()
+                s.lastErrorAt = clock.wallNow()
             }
             if !s.stopping { s.state = state ?? .ok }
         }
@@ -514,11 +516,11 @@ final class Writer {
     /// The first request stays held and is sent again after `delay` seconds.
     private func retry(after delay: Double, state: OutputStatus.State, error: String) {
         failuresSinceSuccess += 1
-        nextAttemptAt = MonotonicClock.now() &+ Self.nanoseconds(delay)
         output.shared.withLock { s in
+            s.nextAttemptAt = clock.monotonicNow() &+ Self.nanoseconds(delay)
             s.consecutiveFailures += 1
             s.lastError = error
-            s.lastErrorAt = WallClock.now()
+            s.lastErrorAt = clock.wallNow()
             if !s.stopping { s.state = state }
         }
         metrics.retried.add()
@@ -547,7 +549,7 @@ final class Writer {
     }
 
     private func logLimited(_ key: String, level: Logger.Level, _ message: String, _ metadata: Logger.Metadata) {
-        guard let suppressed = log.admit(key, now: MonotonicClock.now()) else { return }
+        guard let suppressed = log.admit(key, now: clock.monotonicNow()) else { return }
         var metadata = metadata
         if suppressed > 0 { metadata["log.suppressed"] = "\(suppressed)" }
         logger.log(level: level, "\(message)", metadata: metadata)

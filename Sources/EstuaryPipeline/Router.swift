@@ -105,28 +105,36 @@ public final class BatchAssembler: @unchecked Sendable {  // confined to one rec
     private let source: String
     private let batchLines: Int
     private let batchInterval: UInt64
+    private let clock: any Clock
     private var lines = 0
     private var firstLineAt: UInt64 = 0
 
-    public init(router: Router, source: String, batchLines: Int, batchInterval: Double) {
+    /// `clock` says when lines arrive and when the oldest has waited long enough.
+    public init(router: Router, source: String, batchLines: Int, batchInterval: Double, clock: any Clock = SystemClock()) {
         self.router = router
         self.source = source
         self.batchLines = max(1, batchLines)
         self.batchInterval = UInt64(max(0.001, batchInterval) * 1e9)
+        self.clock = clock
     }
 
     /// `added` lines were just written to `buffer`.
     @inline(__always)
     public func wrote(lines added: Int) {
         guard added > 0 else { return }
-        if lines == 0 { firstLineAt = MonotonicClock.now() }
+        if lines == 0 { firstLineAt = clock.monotonicNow() }
         lines += added
         if lines >= batchLines { seal() }
     }
 
     /// Seals the batch if its oldest line is old enough (called from the receiver's tick).
     public func tick() {
-        if lines > 0 && MonotonicClock.now() &- firstLineAt >= batchInterval { seal() }
+        if isDue { seal() }
+    }
+
+    /// Lines wait and the oldest has waited `batchInterval` by the clock.
+    public var isDue: Bool {
+        lines > 0 && clock.monotonicNow() &- firstLineAt >= batchInterval
     }
 
     /// Hands over whatever is waiting.

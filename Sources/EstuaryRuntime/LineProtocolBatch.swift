@@ -8,7 +8,8 @@ public final class LineProtocolBatch: Sendable {
     public let lines: Int
     /// Where the batch came from (listener name, `self-metrics`), for logs.
     public let source: String
-    /// When the first line of the batch was received (monotonic ns, `MonotonicClock`).
+    /// When the first line of the batch was received (monotonic ns of the receiver's `Clock`;
+    /// `MonotonicClock` by default).
     public let receivedAt: UInt64
 
     public init(bytes: [UInt8], lines: Int, source: String, receivedAt: UInt64 = MonotonicClock.now()) {
@@ -20,25 +21,3 @@ public final class LineProtocolBatch: Sendable {
 
     public var byteCount: Int { bytes.count }
 }
-
-/// Monotonic time in nanoseconds (CLOCK_MONOTONIC), for deadlines, ages and latencies.
-public enum MonotonicClock {
-    public static func now() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-    }
-}
-
-/// Wall-clock time in nanoseconds since the epoch (CLOCK_REALTIME), for timestamps.
-public enum WallClock {
-    public static func now() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif

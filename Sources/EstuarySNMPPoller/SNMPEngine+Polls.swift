@@ -14,7 +14,7 @@ extension SNMPEngine {
         let group = slot.group
         let settings = slot.settings
         slot.startedAt = now
-        slot.startedWall = WallClock.now()
+        slot.startedWall = clock.wallNow()
         slot.firstAnswerAt = nil
         slot.firstAnswerWall = nil
         slot.late = false
@@ -107,7 +107,7 @@ extension SNMPEngine {
         groups[group].inFlight -= 1
         learn(slot, from: poll)
 
-        let now = MonotonicClock.now()
+        let now = clock.monotonicNow()
         let metrics = groups[group].settings.metrics
         metrics.varbinds.add(poll.varbinds)
         metrics.reductions.add(poll.reductions)
@@ -156,7 +156,7 @@ extension SNMPEngine {
         for index in table.indexes where index.count == 1 { indexes.insert(index[0]) }
         slot.capabilities = InterfaceCapabilities.learn(from: table, columns: columns)
         slot.knownIndexes = indexes
-        slot.lastRefresh = MonotonicClock.now()
+        slot.lastRefresh = clock.monotonicNow()
         slot.needsRefresh = false
     }
 }

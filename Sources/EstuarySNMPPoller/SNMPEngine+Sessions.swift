@@ -103,7 +103,7 @@ extension SNMPEngine {
             slot.timerToken = 0
             return
         }
-        schedule(slot, .requestTimeout, at: MonotonicClock.now() + UInt64(micros) * 1000 + 1_000_000)
+        schedule(slot, .requestTimeout, at: clock.monotonicNow() + UInt64(micros) * 1000 + 1_000_000)
     }
 
     func sendRequest(_ slot: DeviceSlot, _ request: SNMPRequest) {
@@ -182,8 +182,8 @@ extension SNMPEngine {
 
     private func noteAnswer(_ slot: DeviceSlot) {
         if slot.firstAnswerAt == nil {
-            slot.firstAnswerAt = MonotonicClock.now()
-            slot.firstAnswerWall = WallClock.now()
+            slot.firstAnswerAt = clock.monotonicNow()
+            slot.firstAnswerWall = clock.wallNow()
         }
     }
 }

@@ -21,6 +21,10 @@ struct SNMPEngineDelivery: Sendable {
 /// with the library's single-session API, and hands finished polls to each input in
 /// batches. Debian's libnetsnmp has no locks, so nothing else may call it.
 ///
+/// Every schedule decision (which device is due, which poll is past its interval, which request
+/// to hand to the library's timeout handling) is made by `clock`; epoll still sleeps in real
+/// time, and libnetsnmp keeps its own retransmission times.
+///
 /// Timing rules: a device's poll must finish within its interval; one that cannot (the
 /// window was full too long, or the device is that slow) is ended at its next due time and
 /// counted late, never stretched into the next cycle. A dead device costs only its own
@@ -39,6 +43,7 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
     }
 
     private let logger: Logger
+    let clock: any Clock
     private let commands = Mutex<[Command]>([])
     var groups: [GroupState] = []
     var epoll: Int32 = -1
@@ -64,8 +69,9 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
         String(decoding: errorText.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    init(logger: Logger) {
+    init(logger: Logger, clock: any Clock = SystemClock()) {
         self.logger = logger
+        self.clock = clock
     }
 
     /// Registers an input before `start`; returns its group number.
@@ -133,7 +139,7 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
         estuary_set_thread_name("estuary-snmp")
         var ready = [UInt64](repeating: 0, count: 256)
         while !stopping {
-            let now = MonotonicClock.now()
+            let now = clock.monotonicNow()
             fireTimers(now: now)
             deliver()
             let timeout: Int32
@@ -197,8 +203,9 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
 
     // MARK: - Devices
 
-    private func replaceDevices(group: Int, devices: [SNMPDeviceSettings], immediate: Bool) {
-        let now = MonotonicClock.now()
+    /// What `setDevices` does on the engine thread (tests without the thread call it directly).
+    func replaceDevices(group: Int, devices: [SNMPDeviceSettings], immediate: Bool) {
+        let now = clock.monotonicNow()
         var wanted: [String: SNMPDeviceSettings] = [:]
         for device in devices { wanted["\(group)/\(device.target.agent)"] = device }
         for (key, index) in slotByKey where key.hasPrefix("\(group)/") {
@@ -265,6 +272,12 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
         timers.push(TimerHeap.Entry(at: at, kind: kind, slot: slot.index, token: token))
     }
 
+    /// Fires the timers due by the clock now: the loop does it every turn; tests without the
+    /// thread call it after moving the clock.
+    func fireDueTimers() {
+        fireTimers(now: clock.monotonicNow())
+    }
+
     private func fireTimers(now: UInt64) {
         while let entry = timers.pop(dueAt: now) {
             guard entry.slot < slots.count, let slot = slots[entry.slot] else { continue }
@@ -319,7 +332,7 @@ final class SNMPEngine: @unchecked Sendable {  // engine state is confined to th
             let index = groups[group].waiting.removeFirst()
             guard let slot = slots[index], slot.isWaiting else { continue }
             slot.isWaiting = false
-            let now = MonotonicClock.now()
+            let now = clock.monotonicNow()
             let interval = UInt64(slot.settings.interval * 1e9)
             if now >= slot.scheduledAt + interval {
                 groups[group].settings.metrics.skipped.add()

@@ -35,8 +35,12 @@ public final class SNMPPoller: PipelineSource, @unchecked Sendable {  // start/s
     private var engine: SNMPEngine?
     private var writers: [InputWriter] = []
     private var groupByName: [String: Int] = [:]
+    private let clock: any Clock
 
-    public init(inputs: [SNMPInputSettings], batchLines: Int, batchInterval: Double, metrics: SelfMetrics, logger: Logger) {
+    /// `clock` schedules the devices and times the batches.
+    public init(inputs: [SNMPInputSettings], batchLines: Int, batchInterval: Double, metrics: SelfMetrics, logger: Logger,
+                clock: any Clock = SystemClock()) {
+        self.clock = clock
         self.inputs = inputs
         self.batchLines = batchLines
         self.batchInterval = batchInterval
@@ -46,12 +50,12 @@ public final class SNMPPoller: PipelineSource, @unchecked Sendable {  // start/s
 
     /// Starts polling; points go to `router`.
     public func start(router: Router) throws(DaemonStartError) {
-        let engine = SNMPEngine(logger: logger)
+        let engine = SNMPEngine(logger: logger, clock: clock)
         for input in inputs {
             let inputMetrics = SNMPPollerMetrics(registry: metrics, instance: input.name)
             let writer = InputWriter(name: input.name, writer: SNMPPointWriter(schema: input.schema, rates: input.devices.first?.rates ?? false),
                                      router: router, batchLines: batchLines, batchInterval: batchInterval,
-                                     metrics: inputMetrics, logger: logger)
+                                     clock: clock, metrics: inputMetrics, logger: logger)
             let group = engine.addGroup(SNMPEngine.GroupSettings(name: input.name, window: input.window, metrics: inputMetrics,
                                                                  deliver: { [writer] delivery in writer.take(delivery) }))
             writers.append(writer)
@@ -101,11 +105,12 @@ final class InputWriter: @unchecked Sendable {  // state confined to `queue`
     private var failureLog: [String: UInt64] = [:]
 
     init(name: String, writer: SNMPPointWriter, router: Router, batchLines: Int, batchInterval: Double,
-         metrics: SNMPPollerMetrics, logger: Logger) {
+         clock: any Clock, metrics: SNMPPollerMetrics, logger: Logger) {
         self.name = name
         self.writer = writer
         queue = DispatchQueue(label: "estuary.snmp.\(name)")
-        assembler = BatchAssembler(router: router, source: name, batchLines: batchLines, batchInterval: batchInterval)
+        assembler = BatchAssembler(router: router, source: name, batchLines: batchLines, batchInterval: batchInterval,
+                                   clock: clock)
         self.metrics = metrics
         self.batchInterval = batchInterval
         var logger = logger

@@ -1,4 +1,4 @@
-/// A min-heap of deadlines (monotonic ns) for the poller's event loop: when each device is
+/// A min-heap of deadlines (monotonic ns of the engine's clock) for the poller's event loop: when each device is
 /// next due, when its request times out, when its poll must end. Entries carry a token;
 /// an entry whose token no longer matches its device's is stale and skipped when popped.
 struct TimerHeap {
