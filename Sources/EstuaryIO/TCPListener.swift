@@ -1,4 +1,6 @@
+import CLinuxDescriptors
 import Dispatch
+import EstuaryRuntime
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -11,6 +13,10 @@ public protocol StreamHandler: AnyObject {
     func handle(lines: UnsafeRawBufferPointer, from connection: ConnectionInfo)
     /// A line longer than the limit was thrown away (it never reaches `handle`).
     func lineTooLong(length: Int, from connection: ConnectionInfo)
+    /// The listener stopped while this connection was open and in the middle of a line:
+    /// the unfinished line (`length` bytes) was thrown away, never decoded, since a line cut
+    /// at any byte can parse as a valid but wrong point.
+    func unterminatedAtStop(length: Int, from connection: ConnectionInfo)
     /// A connection was accepted, closed by its peer, closed for idleness or a line too slow
     /// to arrive, refused (too many), or denied (not on the allow list).
     func connectionEvent(_ event: ConnectionEvent, _ connection: ConnectionInfo)
@@ -34,6 +40,9 @@ public enum ConnectionEvent: String, Sendable {
     /// Closed because a line was begun and not finished within the read timeout (slowloris);
     /// the unfinished line is thrown away.
     case readTimeout = "read_timeout"
+    /// Closed by the listener's stop while the peer still had it open; what had arrived is
+    /// handed over, an unfinished last line is thrown away (`unterminatedAtStop`).
+    case closedAtStop = "closed_at_stop"
 }
 
 /// Settings of a TCP listener.
@@ -99,15 +108,17 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
     static let readSize = 64 * 1024
     static let readsPerWakeUp = 16
 
-    /// Binds and listens. `makeHandler` is called once per worker.
-    public init(name: String, options: TCPListenerOptions, makeHandler: () -> any StreamHandler) throws(SocketError) {
+    /// Binds and listens. `makeHandler` is called once per worker. `clock` decides when a
+    /// connection is idle or its line too slow (the checks still run every tick, in real time).
+    public init(name: String, options: TCPListenerOptions, clock: any Clock = SystemClock(),
+                makeHandler: () -> any StreamHandler) throws(SocketError) {
         self.name = name
         self.options = options
         socket = try Socket.listening(on: options.listen, backlog: 1024)
         acceptQueue = DispatchQueue(label: "estuary.\(name).accept")
         reserve.open()
         for index in 0..<max(1, options.workers) {
-            workers.append(Worker(listener: name, index: index, options: options, handler: makeHandler()))
+            workers.append(Worker(listener: name, index: index, options: options, clock: clock, handler: makeHandler()))
         }
         for worker in workers {
             worker.decrementOpen = { [weak self] in self?.open.wrappingSubtract(1, ordering: .relaxed) }
@@ -119,6 +130,13 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
 
     /// Connections open now.
     public var openConnections: Int { open.load(ordering: .relaxed) }
+
+    /// Runs every worker's idle and read-timeout check now, on its queue; returns how many
+    /// connections it began to close. The tick timer runs it; tests call it after moving the clock.
+    @discardableResult
+    func sweep() -> Int {
+        workers.reduce(0) { closed, worker in closed + worker.queue.sync { worker.closeIdle() } }
+    }
 
     public func start() {
         let source = DispatchSource.makeReadSource(fileDescriptor: socket.fd, queue: acceptQueue)
@@ -132,8 +150,9 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
         for worker in workers { worker.start() }
     }
 
-    /// Stops accepting, closes every connection (their pending carry-over is handed over as
-    /// a last line) and waits for the workers to finish, at most `timeout` seconds.
+    /// Stops accepting, reads what open connections have sent and hands over their complete
+    /// lines, closes them (an unfinished last line is thrown away and counted, never handed
+    /// over) and waits for the workers to finish, at most `timeout` seconds.
     public func stop(timeout: Double = 5) {
         acceptQueue.sync {
             if let acceptSource {
@@ -153,7 +172,7 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let fd = withUnsafeMutablePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    accept(socket.fd, $0, &length)
+                    estuary_accept_cloexec(socket.fd, $0, &length, 1)
                 }
             }
             if fd < 0 {
@@ -169,9 +188,6 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
                 }
                 return  // EAGAIN (other errors: the source fires again)
             }
-            // accept4 is a GNU extension Swift does not import: set the flags after.
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             nextID += 1
             let peer = withUnsafePointer(to: &storage) { SocketAddress(storage: $0) }
             let info = ConnectionInfo(id: nextID, peer: peer)
@@ -192,7 +208,7 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
             if options.receiveBuffer > 0 {
                 _ = try? connectionSocket.setOption(SOL_SOCKET, SO_RCVBUF, Int32(clamping: options.receiveBuffer), "SO_RCVBUF")
             }
-            worker.queue.async { worker.add(Connection(socket: connectionSocket, info: info)) }
+            worker.queue.async { worker.add(Connection(socket: connectionSocket, info: info, now: worker.clock.monotonicNow())) }
         }
     }
 
@@ -204,14 +220,17 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
         var carry: [UInt8] = []
         /// Inside a line that was too long: throw bytes away up to the next newline.
         var discarding = 0
-        var lastActivity = DispatchTime.now()
+        /// When the connection last sent bytes (the worker's clock, monotonic ns).
+        var lastActivity: UInt64
         /// When the unfinished line (in `carry`, or being discarded) began; nil between lines.
-        var partialSince: DispatchTime?
+        var partialSince: UInt64?
         var closeReason = ConnectionEvent.closed
 
-        init(socket: Socket, info: ConnectionInfo) {
+        /// `now`: when the connection was accepted (the worker's clock).
+        init(socket: Socket, info: ConnectionInfo, now: UInt64) {
             self.socket = socket
             self.info = info
+            lastActivity = now
         }
     }
 
@@ -220,6 +239,7 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
         let queue: DispatchQueue
         let handler: any StreamHandler
         let options: TCPListenerOptions
+        let clock: any Clock
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: TCPListener.readSize, alignment: 16)
         var connections: [Int: Connection] = [:]
         var timer: (any DispatchSourceTimer)?
@@ -228,9 +248,10 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
         /// Set by the listener: one connection fewer is open.
         var decrementOpen: @Sendable () -> Void = {}
 
-        init(listener: String, index: Int, options: TCPListenerOptions, handler: any StreamHandler) {
+        init(listener: String, index: Int, options: TCPListenerOptions, clock: any Clock, handler: any StreamHandler) {
             queue = DispatchQueue(label: "estuary.\(listener).tcp\(index)", qos: .userInitiated)
             self.options = options
+            self.clock = clock
             self.handler = handler
         }
 
@@ -266,11 +287,17 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
             source.setEventHandler { @Sendable [self, connection] in read(connection) }
             source.setCancelHandler { @Sendable [self, connection] in
                 // Only here may the descriptor be closed.
-                if connection.closeReason == .readTimeout {
+                switch connection.closeReason {
+                case .readTimeout:
                     // Too slow to finish: the line is not handed over (it may be cut anywhere).
                     connection.carry.removeAll()
                     connection.discarding = 0
-                } else {
+                case .closedAtStop:
+                    // The peer was still sending: an unfinished line may be cut anywhere.
+                    discardUnfinished(connection)
+                default:
+                    // The peer closed (or the read failed): its last line, even unterminated,
+                    // is a line (what collectd's write_graphite and `nc` send end that way).
                     flushCarry(connection)
                 }
                 connection.socket.close()
@@ -287,7 +314,7 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
             for _ in 0..<TCPListener.readsPerWakeUp {
                 let n = Glibc.read(connection.socket.fd, buffer.baseAddress, buffer.count)
                 if n > 0 {
-                    let now = DispatchTime.now()
+                    let now = clock.monotonicNow()
                     connection.lastActivity = now
                     let endedLine = frame(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), connection)
                     if connection.carry.isEmpty && connection.discarding == 0 {
@@ -363,7 +390,19 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
             connection.carry.append(contentsOf: bytes)
         }
 
-        /// At the end of a connection, an unterminated last line is still a line.
+        /// At a stop, with the peer still connected: the unfinished line is thrown away, counted.
+        private func discardUnfinished(_ connection: Connection) {
+            if connection.discarding > 0 {
+                handler.lineTooLong(length: connection.discarding, from: connection.info)
+                connection.discarding = 0
+            }
+            if !connection.carry.isEmpty {
+                handler.unterminatedAtStop(length: connection.carry.count, from: connection.info)
+                connection.carry.removeAll()
+            }
+        }
+
+        /// At the end of a connection the peer closed, an unterminated last line is still a line.
         private func flushCarry(_ connection: Connection) {
             if connection.discarding > 0 {
                 handler.lineTooLong(length: connection.discarding, from: connection.info)
@@ -375,22 +414,28 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
             }
         }
 
-        /// Closes connections silent for `idleTimeout`, and those whose unfinished line began
-        /// more than `readTimeout` ago.
-        private func closeIdle() {
-            guard options.idleTimeout > 0 || options.readTimeout > 0 else { return }
-            let now = DispatchTime.now().uptimeNanoseconds
-            let idleLimit = options.idleTimeout > 0 ? now &- UInt64(options.idleTimeout * 1e9) : 0
-            let readLimit = options.readTimeout > 0 ? now &- UInt64(options.readTimeout * 1e9) : 0
+        /// Closes connections silent for more than `idleTimeout`, and those whose unfinished
+        /// line began more than `readTimeout` ago, by the clock; returns how many it closed.
+        @discardableResult
+        func closeIdle() -> Int {
+            guard options.idleTimeout > 0 || options.readTimeout > 0 else { return 0 }
+            let now = clock.monotonicNow()
+            let idleLimit = options.idleTimeout > 0 ? UInt64(options.idleTimeout * 1e9) : .max
+            let readLimit = options.readTimeout > 0 ? UInt64(options.readTimeout * 1e9) : .max
+            func elapsed(since time: UInt64) -> UInt64 { now > time ? now - time : 0 }
+            var closed = 0
             for connection in connections.values where connection.closeReason == .closed {
-                if let since = connection.partialSince, since.uptimeNanoseconds < readLimit {
+                if let since = connection.partialSince, elapsed(since: since) > readLimit {
                     connection.closeReason = .readTimeout
-                    connection.source?.cancel()
-                } else if connection.lastActivity.uptimeNanoseconds < idleLimit {
+                } else if elapsed(since: connection.lastActivity) > idleLimit {
                     connection.closeReason = .idleClosed
-                    connection.source?.cancel()
+                } else {
+                    continue
                 }
+                connection.source?.cancel()
+                closed += 1
             }
+            return closed
         }
 
         func stop() {
@@ -400,7 +445,14 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
                 if connections.isEmpty {
                     finish()
                 } else {
-                    for connection in connections.values { connection.source?.cancel() }
+                    for connection in connections.values where connection.source?.isCancelled == false {
+                        // What the peer sent before the stop is read and handed over (a read
+                        // that meets the end of the stream closes it as the peer's close).
+                        read(connection)
+                        guard connection.source?.isCancelled == false else { continue }
+                        connection.closeReason = .closedAtStop
+                        connection.source?.cancel()
+                    }
                 }
             }
         }

@@ -159,6 +159,12 @@ final class GraphiteInputHandler: DatagramHandler, StreamHandler, @unchecked Sen
                    peer: connection.peer?.description ?? "?")
     }
 
+    func unterminatedAtStop(length: Int, from connection: ConnectionInfo) {
+        log.record(reason: "unterminated_at_stop",
+                   detail: "unfinished line of \(length) bytes thrown away: the connection was still open when Estuary stopped",
+                   peer: connection.peer?.description ?? "?")
+    }
+
     func connectionEvent(_ event: ConnectionEvent, _ connection: ConnectionInfo) {
         let counter: Counter
         if let existing = connectionCounters[event] {
@@ -177,7 +183,7 @@ final class GraphiteInputHandler: DatagramHandler, StreamHandler, @unchecked Sen
         } else if event == .readTimeout {
             log.record(reason: "read_timeout", detail: "connection closed: a line was begun and not finished within read_timeout; "
                        + "the unfinished line was thrown away", peer: connection.peer?.description ?? "?")
-        } else if event != .opened && event != .closed {
+        } else if event != .opened && event != .closed && event != .closedAtStop {
             logger.debug("connection \(event.rawValue)", metadata: ["listener.name": "\(name)",
                                                                    "peer.address": "\(connection.peer?.description ?? "?")"])
         }
