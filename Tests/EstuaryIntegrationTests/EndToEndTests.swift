@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `estuary run` between a real collectd and a real InfluxDB 1.6.7.
-@Suite("end to end with real collectd and InfluxDB", .serialized)
+@Suite("end to end with real collectd and InfluxDB", .serialized, .runsAlone)
 struct EndToEndTests {
     @Test("collectd's network plugin and write_graphite land in InfluxDB, in the same series, with the right values and times")
     func realCollectdBothPaths() throws {
@@ -74,7 +74,7 @@ struct EndToEndTests {
         let estuary = try EstuaryProcess(configuration: estuaryConfiguration(
             collectdPort: collectdPort, graphitePort: graphitePort, influxURL: influx.url))
         #expect(estuary.waitForLog("estuary started"), "\(estuary.log)")
-        let udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        let udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(udp) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -116,7 +116,8 @@ struct EndToEndTests {
             extraOutput: "retry_initial = \"100ms\"\nretry_max = \"200ms\"\nspool = false"))
         #expect(estuary.waitForLog("estuary started"), "\(estuary.log)")
         try sendTCP(Array("a.b 1 1700000000\nc.d 2 1700000000\n".utf8), port: graphitePort)
-        usleep(500_000)
+        // The lines have reached the output once it has tried to send them.
+        #expect(estuary.waitForLog("no answer from InfluxDB"), "waited 15 s for a failed write: \(estuary.log)")
         #expect(estuary.terminate() == 3, "\(estuary.log)")
         #expect(estuary.log.contains("stopped with data left unsent"))
         #expect(estuary.log.contains("lines lost"))
@@ -133,7 +134,8 @@ struct EndToEndTests {
             extraOutput: "retry_initial = \"100ms\"\nretry_max = \"200ms\""))
         #expect(estuary.waitForLog("estuary started"), "\(estuary.log)")
         try sendTCP(Array("a.b 1 1700000000\nc.d 2 1700000000\n".utf8), port: graphitePort)
-        usleep(500_000)
+        // The lines have reached the output once it has tried to send them.
+        #expect(estuary.waitForLog("no answer from InfluxDB"), "waited 15 s for a failed write: \(estuary.log)")
         let started = Date()
         #expect(estuary.terminate() == 0, "\(estuary.log)")
         #expect(Date().timeIntervalSince(started) < 2, "a dead server should not make the flush wait for the deadline")

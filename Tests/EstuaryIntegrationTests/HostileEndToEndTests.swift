@@ -25,7 +25,7 @@ func prometheusValue(_ text: String, _ name: String, _ labels: [String] = []) ->
 }
 
 /// `estuary run` under hostile load, into a real InfluxDB.
-@Suite("hostile input end to end", .serialized)
+@Suite("hostile input end to end", .serialized, .runsAlone)
 struct HostileEndToEndTests {
     @Test("10,000 idle connections and slowloris senders: the slow ones are cut off, valid senders' lines all arrive, /metrics and /health tell")
     func idleConnectionsAndSlowloris() async throws {

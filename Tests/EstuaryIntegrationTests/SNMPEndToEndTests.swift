@@ -4,7 +4,7 @@ import Testing
 
 /// `estuary run` polling SNMP agents (snmpsim with a recorded 48-port switch) into a real
 /// InfluxDB 1.6.7.
-@Suite("SNMP end to end: estuary run, snmpsim, InfluxDB")
+@Suite("SNMP end to end: estuary run, snmpsim, InfluxDB", .runsAlone)
 struct SNMPEndToEndTests {
     @Test("the switch's interfaces land in InfluxDB in collectd's interface series; SIGHUP adds a device from the targets file")
     func pollAndReload() throws {

@@ -13,7 +13,7 @@ let outageSeconds: Double = ProcessInfo.processInfo.environment["ESTUARY_SPOOL_O
 /// and data_dir, so they run in parallel: their outages overlap, and the suite costs about one
 /// outage, not four.
 @Suite("spool end to end", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/influxd")),
-       .timeLimit(.minutes(5)))
+       .timeLimit(.minutes(5)), .runsAlone)
 struct SpoolEndToEndTests {
     static let database = "spooltest"
 

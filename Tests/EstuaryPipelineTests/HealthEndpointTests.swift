@@ -214,12 +214,14 @@ struct HealthEndpointTests {
 
         // Three idle connections fill the server: a fourth is answered 503 at once; once they
         // are gone, requests are served again.
+        // Until the server has taken all three, a probe is served and closed; then it gets 503.
         let idle = (0..<3).compactMap { _ in TestClient.tcp(to: port) }
-        usleep(100_000)
-        #expect(try SimpleHTTPClient.request(method: "GET", port: port, path: "/health").status == 503)
+        #expect(idle.count == 3)
+        #expect(waitUntil(timeout: 5) { (try? SimpleHTTPClient.request(method: "GET", port: port, path: "/health").status) == 503 },
+                "waited 5 s for a fourth connection to be answered 503 while three idle ones fill the server")
         for client in idle { client.close() }
-        usleep(200_000)
-        #expect(try SimpleHTTPClient.request(method: "GET", port: port, path: "/health").status == 200)
+        #expect(waitUntil(timeout: 5) { (try? SimpleHTTPClient.request(method: "GET", port: port, path: "/health").status) == 200 },
+                "waited 5 s for requests to be served again once the idle connections closed")
     }
 
     @Test("a health_listen that cannot bind is a start error naming it")

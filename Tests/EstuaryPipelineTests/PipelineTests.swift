@@ -101,12 +101,13 @@ struct PipelineTests {
 
     @Test("stop hands over what the receivers still hold, and a last self-metrics batch")
     func stopFlushes() throws {
-        let (daemon, output, _) = try startDaemon(collectd: [], batchLines: 1_000_000)
+        let (daemon, output, metrics) = try startDaemon(collectd: [], batchLines: 1_000_000)
         let port = try #require(daemon.addresses["graphite/tcp"]?.port)
         let client = try #require(TestClient.tcp(to: port))
+        let opened = metrics.counter("estuary_input", "connections_opened", [("instance", "graphite")])
+        #expect(output.wait { _ in opened.count == 1 }, "waited 10 s for the listener to accept the connection")
         client.write("a.b 1 1700000000\nc.d 2 1700000000\n")
-        usleep(100_000)
-        let report = daemon.stop()
+        let report = daemon.stop()  // reads what the connection sent, then flushes
         client.close()
         #expect(report.unsentLines == 0)
         #expect(output.lineCount() == 2)
@@ -177,7 +178,8 @@ struct TCPListenerLimitTests {
         let port = try #require(daemon.addresses["graphite/tcp"]?.port)
         let client = try #require(TestClient.tcp(to: port))
         client.write("ok.one 1 1700000000\n" + String(repeating: "x", count: 500))
-        usleep(50_000)
+        // The start of the long line was read with ok.one (in the same write): the rest comes in a later read.
+        #expect(output.wait { $0.lineCount() >= 1 }, "waited 10 s for ok.one")
         client.write(String(repeating: "y", count: 500) + " 1 1700000000\nok.two 2 1700000000\n")
         output.wait { $0.lineCount() >= 2 }
         client.close()
@@ -195,7 +197,8 @@ struct TCPListenerLimitTests {
         let port = try #require(daemon.addresses["graphite/tcp"]?.port)
         let a = try #require(TestClient.tcp(to: port))
         let b = try #require(TestClient.tcp(to: port))
-        usleep(100_000)
+        let opened = metrics.counter("estuary_input", "connections_opened", [("instance", "graphite")])
+        #expect(CaptureOutput().wait { _ in opened.count == 2 }, "waited 10 s for the listener to accept two connections")
         let c = try #require(TestClient.tcp(to: port))
         #expect(c.closedByPeer(timeout: 2))  // refused: closed at once
         #expect(a.closedByPeer(timeout: 3))  // idle
