@@ -36,7 +36,9 @@ lint:
 	  echo "EstuaryWire and EstuaryModel must not import Foundation, Dispatch or Glibc" >&2; exit 1; fi
 
 # Starts a local InfluxDB under ./data (unless one answers on 127.0.0.1:8086) and runs
-# Estuary with examples/estuary.toml.
+# Estuary with examples/estuary.toml. The script exits with Estuary's status (0 nothing lost,
+# 1 configuration or start error, 3 data lost), which make reports as `Error N`; after Ctrl-C
+# make itself then ends by SIGINT (shell status 130), as make always does.
 run: build
 	scripts/run-local.sh
 
