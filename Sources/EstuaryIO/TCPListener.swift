@@ -13,10 +13,10 @@ public protocol StreamHandler: AnyObject {
     func handle(lines: UnsafeRawBufferPointer, from connection: ConnectionInfo)
     /// A line longer than the limit was thrown away (it never reaches `handle`).
     func lineTooLong(length: Int, from connection: ConnectionInfo)
-    /// The listener stopped while this connection was open and in the middle of a line:
-    /// the unfinished line (`length` bytes) was thrown away, never decoded, since a line cut
-    /// at any byte can parse as a valid but wrong point.
-    func unterminatedAtStop(length: Int, from connection: ConnectionInfo)
+    /// Estuary closed this connection (`because`: `.closedAtStop` or `.idleClosed`) while the
+    /// peer was in the middle of a line: the unfinished line (`length` bytes) was thrown away,
+    /// never decoded, since a line cut at any byte can parse as a valid but wrong point.
+    func unfinishedLineThrownAway(length: Int, because event: ConnectionEvent, from connection: ConnectionInfo)
     /// A connection was accepted, closed by its peer, closed for idleness or a line too slow
     /// to arrive, refused (too many), or denied (not on the allow list).
     func connectionEvent(_ event: ConnectionEvent, _ connection: ConnectionInfo)
@@ -41,7 +41,7 @@ public enum ConnectionEvent: String, Sendable {
     /// the unfinished line is thrown away.
     case readTimeout = "read_timeout"
     /// Closed by the listener's stop while the peer still had it open; what had arrived is
-    /// handed over, an unfinished last line is thrown away (`unterminatedAtStop`).
+    /// handed over, an unfinished last line is thrown away (`unfinishedLineThrownAway`).
     case closedAtStop = "closed_at_stop"
 }
 
@@ -292,8 +292,8 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
                     // Too slow to finish: the line is not handed over (it may be cut anywhere).
                     connection.carry.removeAll()
                     connection.discarding = 0
-                case .closedAtStop:
-                    // The peer was still sending: an unfinished line may be cut anywhere.
+                case .closedAtStop, .idleClosed:
+                    // Estuary closes it, not the peer: an unfinished line may be cut anywhere.
                     discardUnfinished(connection)
                 default:
                     // The peer closed (or the read failed): its last line, even unterminated,
@@ -390,14 +390,16 @@ public final class TCPListener: @unchecked Sendable {  // listener state confine
             connection.carry.append(contentsOf: bytes)
         }
 
-        /// At a stop, with the peer still connected: the unfinished line is thrown away, counted.
+        /// Estuary closes a connection the peer still holds (a stop, idleness): the unfinished
+        /// line is thrown away and counted.
         private func discardUnfinished(_ connection: Connection) {
             if connection.discarding > 0 {
                 handler.lineTooLong(length: connection.discarding, from: connection.info)
                 connection.discarding = 0
             }
             if !connection.carry.isEmpty {
-                handler.unterminatedAtStop(length: connection.carry.count, from: connection.info)
+                handler.unfinishedLineThrownAway(length: connection.carry.count, because: connection.closeReason,
+                                                 from: connection.info)
                 connection.carry.removeAll()
             }
         }

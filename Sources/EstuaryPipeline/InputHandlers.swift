@@ -159,10 +159,16 @@ final class GraphiteInputHandler: DatagramHandler, StreamHandler, @unchecked Sen
                    peer: connection.peer?.description ?? "?")
     }
 
-    func unterminatedAtStop(length: Int, from connection: ConnectionInfo) {
-        log.record(reason: "unterminated_at_stop",
-                   detail: "unfinished line of \(length) bytes thrown away: the connection was still open when Estuary stopped",
-                   peer: connection.peer?.description ?? "?")
+    func unfinishedLineThrownAway(length: Int, because event: ConnectionEvent, from connection: ConnectionInfo) {
+        if event == .closedAtStop {
+            log.record(reason: "unterminated_at_stop",
+                       detail: "unfinished line of \(length) bytes thrown away: the connection was still open when Estuary stopped",
+                       peer: connection.peer?.description ?? "?")
+        } else {
+            log.record(reason: "unterminated_at_idle_close",
+                       detail: "unfinished line of \(length) bytes thrown away: the connection was closed for idleness (idle_timeout)",
+                       peer: connection.peer?.description ?? "?")
+        }
     }
 
     func connectionEvent(_ event: ConnectionEvent, _ connection: ConnectionInfo) {

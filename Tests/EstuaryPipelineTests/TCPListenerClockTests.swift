@@ -6,10 +6,12 @@ import Testing
 
 /// A stream handler that records what the listener tells it.
 final class RecordingStreamHandler: StreamHandler, @unchecked Sendable {  // state under `state`'s lock
-    private let state = Mutex<(events: [ConnectionEvent], lines: Int)>(([], 0))
+    private let state = Mutex<(events: [ConnectionEvent], lines: Int, thrownAway: [Int])>(([], 0, []))
 
     var events: [ConnectionEvent] { state.withLock { $0.events } }
     var lines: Int { state.withLock { $0.lines } }
+    /// The lengths of unfinished lines thrown away when Estuary closed a connection.
+    var thrownAway: [Int] { state.withLock { $0.thrownAway } }
 
     func handle(lines: UnsafeRawBufferPointer, from connection: ConnectionInfo) {
         let count = lines.count(where: { $0 == UInt8(ascii: "\n") })
@@ -17,7 +19,9 @@ final class RecordingStreamHandler: StreamHandler, @unchecked Sendable {  // sta
     }
 
     func lineTooLong(length: Int, from connection: ConnectionInfo) {}
-    func unterminatedAtStop(length: Int, from connection: ConnectionInfo) {}
+    func unfinishedLineThrownAway(length: Int, because event: ConnectionEvent, from connection: ConnectionInfo) {
+        state.withLock { $0.thrownAway.append(length) }
+    }
 
     func connectionEvent(_ event: ConnectionEvent, _ connection: ConnectionInfo) {
         state.withLock { $0.events.append(event) }
@@ -65,6 +69,24 @@ struct TCPListenerClockTests {
         #expect(client.closedByPeer(timeout: 5))
         #expect(waitUntil(timeout: 5) { handler.events == [.opened, .idleClosed] })
         #expect(handler.lines == 1)
+    }
+
+    @Test("closed for idleness in the middle of a line (no read_timeout): the unfinished line is thrown away, not decoded")
+    func idleCloseThrowsAwayUnfinishedLine() throws {
+        let clock = ManualClock()
+        let (listener, client, handler) = try connect(idleTimeout: 30, readTimeout: 0, clock: clock)
+        defer {
+            client.close()
+            listener.stop()
+        }
+        client.write("whole.metric 1 1700000000\ncpu.load 123")  // cut from `cpu.load 12345 1700000000`
+        try #require(waitUntil(timeout: 5) { handler.lines == 1 })
+        clock.advance(by: 31)
+        #expect(listener.sweep() == 1)
+        #expect(client.closedByPeer(timeout: 5))
+        #expect(waitUntil(timeout: 5) { handler.events == [.opened, .idleClosed] })
+        #expect(handler.lines == 1, "the unfinished line was handed over as a line")
+        #expect(handler.thrownAway == ["cpu.load 123".utf8.count])
     }
 
     @Test("an unfinished line older than read_timeout closes the connection (.readTimeout) only once the clock passes it")
