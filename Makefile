@@ -3,8 +3,9 @@ SWIFT ?= swift
 FIXTURES := Tests/EstuaryWireTests/Fixtures/collectd
 FUZZ_SECONDS ?= 12
 BENCH_SECONDS ?= 3
+RUNS ?= 3
 
-.PHONY: all deps build test fuzz fuzz-smoke bench run lint clean
+.PHONY: all deps build test test-repeat fuzz fuzz-smoke bench run lint clean
 
 all: build
 
@@ -17,6 +18,11 @@ build: deps
 test: build lint
 	$(SWIFT) test --skip-build
 	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# Not in CI: the whole suite RUNS times from one build, the last with a CPU hog on one core;
+# pass or fail and the wall time of each run.
+test-repeat: build lint
+	RUNS=$(RUNS) scripts/test-repeat.sh
 
 # Longer fuzzing: make fuzz FUZZ_SECONDS=600
 fuzz: deps
