@@ -26,7 +26,8 @@ for harness in "${harnesses[@]}"; do
     # An executable target's own main would shadow libFuzzer's, so link the objects here.
     modules=(EstuaryModel EstuaryWire)
     extra=()
-    [ "$harness" = FuzzConfig ] && { modules+=(EstuarySNMP EstuaryIO CTOML TOMLKit EstuaryConfig); extra=(-lstdc++); }
+    [ "$harness" = FuzzConfig ] && {
+      modules+=(EstuarySNMP Logging EstuaryRuntime CLinuxDescriptors EstuaryIO CTOML TOMLKit EstuaryConfig); extra=(-lstdc++); }
     objects=()
     for module in "${modules[@]}" "$harness"; do
       while IFS= read -r object; do objects+=("$object"); done < <(find "$scratch/release/$module.build" -name '*.o' | sort)
