@@ -1,4 +1,5 @@
 import Foundation
+import EstuaryTestSupport
 import Testing
 
 /// The repository's examples/estuary.toml, found from this file.
@@ -14,7 +15,7 @@ func temporaryFile(_ text: String, name: String = "estuary.toml") throws -> Stri
     return file.path
 }
 
-@Suite("estuary check-config and sample-config")
+@Suite("estuary check-config and sample-config", .ownThreads)
 struct ConfigCommandTests {
     @Test("sample-config prints examples/estuary.toml exactly")
     func sampleConfig() throws {

@@ -30,7 +30,7 @@ func runEstuary(_ arguments: [String], stdin: String? = nil, timeout: Double = 6
 
 let fixtures = Fixtures.collectd
 
-@Suite("estuary decode")
+@Suite("estuary decode", .ownThreads)
 struct DecodeCommandTests {
     @Test("collectd: line protocol on stdout, the expected points for a whole capture, summary on stderr")
     func decodesCapture() throws {

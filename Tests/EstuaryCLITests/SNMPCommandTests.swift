@@ -2,7 +2,7 @@ import EstuaryTestSupport
 import Foundation
 import Testing
 
-@Suite("estuary snmp poll")
+@Suite("estuary snmp poll", .ownThreads)
 struct SNMPCommandTests {
     @Test("prints the device's points as line protocol, a summary on stderr, exit 0")
     func pollsOnce() throws {

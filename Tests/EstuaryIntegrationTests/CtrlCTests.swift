@@ -21,22 +21,24 @@ struct CtrlCTests {
         let influx = try InfluxDBServer()
         defer { influx.stop() }
         let setup = try CtrlCSetup(outputURL: influx.url)
-        let job = try setup.startJob(influxURL: influx.url)
-        try #require(job.waitForOutput("estuary started", timeout: 30),
-                     "waited 30 s for Estuary's log line 'estuary started' on the terminal:\n\(job.output)")
-        try setup.sendGraphiteLines(measurement: "ctrlc_once")
-        usleep(50_000)
-        try job.pressCtrlC()
+        let job = try setup.startedJob(influxURL: influx.url)
+        try setup.sendLinesThenPressCtrlC(job, measurement: "ctrlc_once")
         let status = job.waitForExit(timeout: 30)
         #expect(status == .exited(0), "the job's exit status (waited 30 s for it to end):\n\(job.output)")
         #expect(job.output.contains("stopped: everything received was handed to the outputs and sent"), "\(job.output)")
         // The script passed no second signal on: Estuary saw the terminal's SIGINT alone.
         #expect(!job.output.contains("the same request to stop"), "Estuary got more than one signal:\n\(job.output)")
-        let stored = eventually(timeout: 10) { try influx.count("ctrlc_once", db: Self.database) == Self.lines }
+        expectAllStored(influx, "ctrlc_once", job)
+    }
+
+    /// All `lines` graphite lines of `measurement` reach InfluxDB (waited for, at most 10 s).
+    func expectAllStored(_ influx: InfluxDBServer, _ measurement: String, _ job: TerminalJob,
+                         sourceLocation: SourceLocation = #_sourceLocation) {
+        let stored = eventually(timeout: 10) { try influx.count(measurement, db: Self.database) == Self.lines }
         #expect(stored, """
-            waited 10 s for \(Self.lines) lines in InfluxDB, found \((try? influx.count("ctrlc_once", db: Self.database)) ?? -1):
+            waited 10 s for \(Self.lines) lines in InfluxDB, found \((try? influx.count(measurement, db: Self.database)) ?? -1):
             \(job.output)
-            """)
+            """, sourceLocation: sourceLocation)
     }
 
     /// With InfluxDB answering, the whole stop takes a few milliseconds: a second Ctrl-C would
@@ -49,15 +51,9 @@ struct CtrlCTests {
         defer { influx.stop() }
         let setup = try CtrlCSetup(outputURL: influx.url, shutdownTimeout: "30s",
                                    extraOutput: "spool = false\nretry_initial = \"100ms\"\nretry_max = \"200ms\"")
-        let job = try setup.startJob(influxURL: influx.url)
-        try #require(job.waitForOutput("estuary started", timeout: 30),
-                     "waited 30 s for Estuary's log line 'estuary started' on the terminal:\n\(job.output)")
+        let job = try setup.startedJob(influxURL: influx.url)
         influx.halt()
-        try setup.sendGraphiteLines(measurement: "ctrlc_twice")
-        usleep(50_000)
-        try job.pressCtrlC()
-        try #require(job.waitForOutput("stopping: receivers first", timeout: 10),
-                     "waited 10 s for Estuary's log line 'stopping: receivers first' after the first Ctrl-C:\n\(job.output)")
+        try setup.sendLinesThenPressCtrlC(job, measurement: "ctrlc_twice")
         usleep(100_000)
         try job.pressCtrlC()
         #expect(job.waitForOutput("the same request to stop", timeout: 5),
@@ -66,11 +62,7 @@ struct CtrlCTests {
         let status = job.waitForExit(timeout: 30)
         #expect(status == .exited(0), "the job's exit status (waited 30 s for it to end):\n\(job.output)")
         #expect(job.output.contains("stopped: everything received was handed to the outputs and sent"), "\(job.output)")
-        let stored = eventually(timeout: 10) { try influx.count("ctrlc_twice", db: Self.database) == Self.lines }
-        #expect(stored, """
-            waited 10 s for \(Self.lines) lines in InfluxDB, found \((try? influx.count("ctrlc_twice", db: Self.database)) ?? -1):
-            \(job.output)
-            """)
+        expectAllStored(influx, "ctrlc_twice", job)
     }
 
     /// The output's server never answers and it has no spool, with a long shutdown_timeout:
@@ -83,14 +75,8 @@ struct CtrlCTests {
         let deadServer = "http://127.0.0.1:\(freePort())"
         let setup = try CtrlCSetup(outputURL: deadServer, shutdownTimeout: "30s",
                                    extraOutput: "spool = false\nretry_initial = \"100ms\"\nretry_max = \"200ms\"")
-        let job = try setup.startJob(influxURL: influx.url)
-        try #require(job.waitForOutput("estuary started", timeout: 30),
-                     "waited 30 s for Estuary's log line 'estuary started' on the terminal:\n\(job.output)")
-        try setup.sendGraphiteLines(measurement: "ctrlc_late")
-        usleep(50_000)
-        try job.pressCtrlC()
-        try #require(job.waitForOutput("stopping: receivers first", timeout: 10),
-                     "waited 10 s for Estuary's log line 'stopping: receivers first' after the first Ctrl-C:\n\(job.output)")
+        let job = try setup.startedJob(influxURL: influx.url)
+        try setup.sendLinesThenPressCtrlC(job, measurement: "ctrlc_late")
         // Past the grace time (2 s after the first signal), well inside shutdown_timeout (30 s).
         // By then the receivers and the self-metrics reporter have handed over their last
         // lines: what the output holds (the 50 lines and one last self-metrics report) no
@@ -136,16 +122,32 @@ final class CtrlCSetup {
     }
 
     /// `bash scripts/run-local.sh` in a new terminal, pointed at this configuration, the
-    /// InfluxDB at `influxURL` (for the script's ping and CREATE DATABASE) and the built binary.
-    func startJob(influxURL: String) throws -> TerminalJob {
+    /// InfluxDB at `influxURL` (for the script's ping and CREATE DATABASE) and the built
+    /// binary, once Estuary has said it started.
+    func startedJob(influxURL: String) throws -> TerminalJob {
         guard FileManager.default.fileExists(atPath: Self.runLocalScript.path) else {
             throw LoopbackSocketError(call: "find \(Self.runLocalScript.path)", errno: ENOENT)
         }
-        return try TerminalJob(path: "/bin/bash", arguments: [Self.runLocalScript.path], environment: [
+        let job = try TerminalJob(path: "/bin/bash", arguments: [Self.runLocalScript.path], environment: [
             "ESTUARY_BINARY": EstuaryProcess.binary("estuary").path,
             "ESTUARY_CONFIG": configurationFile.path,
             "ESTUARY_INFLUX_URL": influxURL,
         ])
+        guard job.waitForOutput("estuary started", timeout: 30) else {
+            throw WaitTimedOut("Estuary's log line 'estuary started' on the terminal:\n\(job.output)", seconds: 30)
+        }
+        return job
+    }
+
+    /// The graphite lines, then Ctrl-C 50 ms later (while they are in flight); returns once
+    /// Estuary says it is stopping.
+    func sendLinesThenPressCtrlC(_ job: TerminalJob, measurement: String) throws {
+        try sendGraphiteLines(measurement: measurement)
+        usleep(50_000)
+        try job.pressCtrlC()
+        guard job.waitForOutput("stopping: receivers first", timeout: 10) else {
+            throw WaitTimedOut("Estuary's log line 'stopping: receivers first' after Ctrl-C:\n\(job.output)", seconds: 10)
+        }
     }
 
     /// `CtrlCTests.lines` graphite lines over one TCP connection, one second apart in time.

@@ -21,7 +21,7 @@ func descriptorsWithoutCloseOnExec(pid: pid_t) throws -> [String] {
     return found.sorted()
 }
 
-@Suite("descriptors: close-on-exec everywhere, children get only 0, 1 and 2")
+@Suite("descriptors: close-on-exec everywhere, children get only 0, 1 and 2", .ownThreads)
 struct DescriptorTests {
     @Test("a child started by the tests gets only stdin, stdout and stderr, whatever the test process holds open")
     func childGetsOnlyStandardStreams() async throws {

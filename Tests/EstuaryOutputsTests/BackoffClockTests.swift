@@ -7,7 +7,7 @@ import Testing
 
 /// The output's flush interval and back-off decided by a manual clock: the test moves the
 /// clock and wakes the writer; the writer's own real-time sleeps never decide anything.
-@Suite("InfluxDB output back-off by the clock")
+@Suite("InfluxDB output back-off by the clock", .ownThreads)
 struct BackoffClockTests {
     @Test("after a 503 with Retry-After 5, the retry is due only once the clock has moved 5 s")
     func retryFollowsClock() throws {

@@ -1,4 +1,4 @@
-import EstuaryOutputs
+@testable import EstuaryOutputs
 import EstuaryRuntime
 import EstuaryTestSupport
 import Dispatch
@@ -8,7 +8,7 @@ import Synchronization
 import Testing
 
 /// The output against a scripted loopback server: every status, a hung socket, a reset.
-@Suite("InfluxDB output against a scripted server")
+@Suite("InfluxDB output against a scripted server", .ownThreads)
 struct FaultTests {
     let partialBody = #"{"error":"partial write: field type conflict: input field \"value\" on measurement \"m\" is type integer, already exists as type float dropped=1"}"#
 
@@ -206,18 +206,31 @@ struct FaultTests {
         configuration.retryMax = 0.25
         configuration.username = "writer"
         configuration.password = "wrong"
-        try withOutput(configuration) { output, logs in
-            output.enqueue(makeBatch(30, tag: "auth"))
-            usleep(1_100_000)
-            let count = server.requests.count
-            #expect(count >= 2 && count <= 7, "\(count) requests in 1.1 s at a 0.25 s slow retry")
-            #expect(output.metrics.writtenLines.count == 0)
-            #expect(output.status.state == .unauthorized)
-            #expect(output.status.queuedLines == 30)
-            #expect(output.metrics.failedRequests("unauthorized") == count)
-            #expect(logs.count(level: .error, containing: "refuses the credentials") == 1)
-            #expect(server.requests.first?.headers["authorization"] == "Basic d3JpdGVyOndyb25n")
+        // The slow retry (90–100 % of retry_max) is decided by a manual clock: the test moves it.
+        let clock = ManualClock()
+        let (logger, logs) = capturingLogger()
+        let output = InfluxDBOutput(configuration: configuration, metrics: SelfMetrics(), logger: logger, clock: clock)
+        output.start()
+        defer { _ = output.shutdown(deadline: clock.monotonicNow()) }
+        output.enqueue(makeBatch(30, tag: "auth"))
+        clock.advance(by: configuration.flushInterval)
+        output.wakeWriter()
+        let attempts = 4
+        for attempt in 1...attempts {
+            #expect(waitUntil(timeout: 5) { output.metrics.failedRequests("unauthorized") == attempt },
+                    "waited 5 s for refused request \(attempt); the server saw \(server.requests.count)")
+            #expect(server.requests.count == attempt)
+            clock.advance(by: configuration.retryMax * 0.9 - 0.001)
+            #expect(!output.retryIsDue, "a slow retry waits at least 90 % of retry_max")
+            clock.advance(by: configuration.retryMax * 0.1 + 0.001)
+            #expect(output.retryIsDue, "a slow retry is due after retry_max")
+            if attempt < attempts { output.wakeWriter() }
         }
+        #expect(output.metrics.writtenLines.count == 0)
+        #expect(output.status.state == .unauthorized)
+        #expect(output.status.queuedLines == 30)
+        #expect(logs.count(level: .error, containing: "refuses the credentials") == 1)
+        #expect(server.requests.first?.headers["authorization"] == "Basic d3JpdGVyOndyb25n")
     }
 
     @Test("404 database not found: CREATE DATABASE once through /query, then the write is retried")

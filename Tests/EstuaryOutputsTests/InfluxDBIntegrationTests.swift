@@ -1,4 +1,4 @@
-import EstuaryOutputs
+@testable import EstuaryOutputs
 import EstuaryRuntime
 import EstuaryTestSupport
 import Foundation
@@ -7,12 +7,13 @@ import Testing
 
 /// The output against the real InfluxDB 1.6.7 (`/usr/bin/influxd`), one server per test.
 /// Serialized: each test starts its own influxd, and the machine has two cores.
-@Suite("InfluxDB output against a real influxd", .serialized,
+@Suite("InfluxDB output against a real influxd", .ownThreads, .serialized,
        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/influxd")))
 struct InfluxDBIntegrationTests {
-    func makeOutput(_ configuration: InfluxDBOutputConfiguration) -> (InfluxDBOutput, CapturingLogHandler.Store) {
+    func makeOutput(_ configuration: InfluxDBOutputConfiguration,
+                    clock: any Clock = SystemClock()) -> (InfluxDBOutput, CapturingLogHandler.Store) {
         let (logger, logs) = capturingLogger()
-        let output = InfluxDBOutput(configuration: configuration, metrics: SelfMetrics(), logger: logger)
+        let output = InfluxDBOutput(configuration: configuration, metrics: SelfMetrics(), logger: logger, clock: clock)
         output.start()
         return (output, logs)
     }
@@ -83,16 +84,27 @@ struct InfluxDBIntegrationTests {
         configuration.database = "absent"
         configuration.createDatabase = false
         configuration.retryMax = 0.3
-        let (output, logs) = makeOutput(configuration)
+        // The slow retry (90–100 % of retry_max) is decided by a manual clock: the test moves it.
+        let clock = ManualClock()
+        let (output, logs) = makeOutput(configuration, clock: clock)
         output.enqueue(makeBatch(20, tag: "keep"))
-        #expect(waitUntil(timeout: 3) { output.status.state == .databaseNotFound })
-        usleep(500_000)
-        #expect(output.metrics.requests.count <= 4)
+        clock.advance(by: configuration.flushInterval)
+        output.wakeWriter()
+        for attempt in 1...3 {
+            #expect(waitUntil(timeout: 5) { output.metrics.requests.count == attempt && output.status.state == .databaseNotFound },
+                    "waited 5 s for request \(attempt) answered 'database not found'")
+            clock.advance(by: configuration.retryMax * 0.9 - 0.001)
+            #expect(!output.retryIsDue, "a slow retry waits at least 90 % of retry_max")
+            clock.advance(by: configuration.retryMax * 0.1 + 0.001)
+            #expect(output.retryIsDue)
+            if attempt < 3 { output.wakeWriter() }
+        }
+        #expect(output.metrics.requests.count == 3)
         #expect(output.status.queuedLines == 20)
         #expect(output.metrics.writtenLines.count == 0)
         #expect(logs.count(level: .error, containing: "database not found") == 1)
         #expect(try !influx.databases().contains("absent"))
-        let report = output.shutdown(deadline: deadline(in: 0.2))
+        let report = output.shutdown(deadline: clock.monotonicNow())
         #expect(report.unsentLines == 20)
     }
 

@@ -69,7 +69,7 @@ final class SwitchableServer: Sendable {
     var lines: [String] { state.accepted.withLock { $0 } }
 }
 
-@Suite("InfluxDB output with a spool")
+@Suite("InfluxDB output with a spool", .ownThreads)
 struct SpoolOutputTests {
     @Test("server failing: batches go to the spool; when it answers, every line arrives once, in order, spooled before newer")
     func outageThenRecovery() throws {
@@ -270,7 +270,7 @@ struct SpoolOutputTests {
     }
 }
 
-@Suite("Poison batches")
+@Suite("Poison batches", .ownThreads)
 struct PoisonBatchTests {
     @Test("400 for a request of several batches: the bad batch is found by halves; every good line is written")
     func isolatesBadBatch() throws {

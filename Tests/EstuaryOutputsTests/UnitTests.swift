@@ -166,7 +166,7 @@ struct MemoryBatchQueueTests {
     }
 }
 
-@Suite("Shutdown in two steps")
+@Suite("Shutdown in two steps", .ownThreads)
 struct TwoStepShutdownTests {
     @Test("a writer that ended after beginShutdown, before shutdown waited, is still joined")
     func joinedAfterEarlyEnd() throws {

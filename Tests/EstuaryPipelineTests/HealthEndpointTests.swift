@@ -110,7 +110,7 @@ func parsePrometheus(_ text: String) throws -> [PrometheusSample] {
     return samples
 }
 
-@Suite("health endpoint", .serialized)
+@Suite("health endpoint", .ownThreads, .serialized)
 struct HealthEndpointTests {
     func start(_ outputs: [ScriptedHealthOutput], metrics: SelfMetrics = SelfMetrics(),
                options: (SocketAddress) -> HTTPServerOptions = { HTTPServerOptions(listen: $0) }) throws -> (Daemon, UInt16) {

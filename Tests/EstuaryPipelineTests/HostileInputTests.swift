@@ -72,7 +72,7 @@ func gaugeDatagram(host: String, value: Double, second: UInt64) -> [UInt8] {
     return writer.bytes
 }
 
-@Suite("allow lists")
+@Suite("allow lists", .ownThreads)
 struct AllowListTests {
     @Test("CIDR blocks: IPv4 and IPv6, prefixes, hosts, mapped IPv4; bad ones say why")
     func cidr() throws {
@@ -163,7 +163,7 @@ struct AllowListTests {
     }
 }
 
-@Suite("slow senders (slowloris)", .serialized)
+@Suite("slow senders (slowloris)", .ownThreads, .serialized)
 struct ReadTimeoutTests {
     @Test("a line begun and not finished within read_timeout closes the connection and is thrown away; whole lines flow")
     func partialLineTimesOut() throws {

@@ -40,7 +40,7 @@ func startDaemon(collectd: [CollectdInputSettings] = [collectdInput()], graphite
     return (daemon, output, metrics)
 }
 
-@Suite("pipeline end to end, with a capturing output", .serialized)
+@Suite("pipeline end to end, with a capturing output", .ownThreads, .serialized)
 struct PipelineTests {
     @Test("the collectd capture replayed over UDP becomes exactly the expected points")
     func collectdOverUDP() throws {
@@ -167,7 +167,7 @@ struct PipelineTests {
     }
 }
 
-@Suite("graphite TCP listener limits", .serialized)
+@Suite("graphite TCP listener limits", .ownThreads, .serialized)
 struct TCPListenerLimitTests {
     @Test("a line longer than max_line_length is thrown away and counted; the connection goes on")
     func maxLineLength() throws {
@@ -229,7 +229,7 @@ struct TCPListenerLimitTests {
     }
 }
 
-@Suite("kernel UDP drop counters")
+@Suite("kernel UDP drop counters", .ownThreads)
 struct KernelUDPStatisticsTests {
     @Test("the drops column of /proc/net/udp is read for the receiver's own sockets")
     func readsOwnSockets() throws {

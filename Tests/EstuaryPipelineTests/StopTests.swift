@@ -8,7 +8,7 @@ import Testing
 
 /// What a graceful stop does with the graphite TCP connections still open (Docs/operations.md,
 /// "Unfinished lines"): complete lines are delivered, an unfinished last line never is.
-@Suite("graceful stop and unfinished lines", .serialized)
+@Suite("graceful stop and unfinished lines", .ownThreads, .serialized)
 struct StopTests {
     /// A daemon with one graphite TCP listener (one worker) and a client connected to it, once
     /// the listener has accepted the connection.

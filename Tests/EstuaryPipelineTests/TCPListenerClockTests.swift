@@ -33,7 +33,7 @@ final class RecordingStreamHandler: StreamHandler, @unchecked Sendable {  // sta
 
 /// The listener's idle and read timeouts decided by a manual clock: the test moves the clock
 /// and sweeps; the tick timer is set far off so it never sweeps on its own.
-@Suite("TCP listener timeouts by the clock")
+@Suite("TCP listener timeouts by the clock", .ownThreads)
 struct TCPListenerClockTests {
     /// A started one-worker listener on loopback, a connected client, and the handler once it
     /// has seen the connection open.
@@ -48,6 +48,15 @@ struct TCPListenerClockTests {
         let client = try #require(TestClient.tcp(to: port))
         try #require(waitUntil(timeout: 5) { handler.events == [.opened] })
         return (listener, client, handler)
+    }
+
+    /// One sweep closes the connection as `event`: the peer sees the close, the handler the event.
+    func expectSweepCloses(_ listener: TCPListener, _ client: TestClient, _ handler: RecordingStreamHandler,
+                           as event: ConnectionEvent, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(listener.sweep() == 1, sourceLocation: sourceLocation)
+        #expect(client.closedByPeer(timeout: 5), "waited 5 s for the peer to see the close", sourceLocation: sourceLocation)
+        #expect(waitUntil(timeout: 5) { handler.events == [.opened, event] }, "waited 5 s for the events [opened, \(event)]: \(handler.events)",
+                sourceLocation: sourceLocation)
     }
 
     @Test("a connection is closed as idle only once the clock is past idle_timeout since its last bytes")
@@ -65,9 +74,7 @@ struct TCPListenerClockTests {
         #expect(listener.sweep() == 0)
         #expect(listener.openConnections == 1)
         clock.advance(byNanoseconds: 1)
-        #expect(listener.sweep() == 1)
-        #expect(client.closedByPeer(timeout: 5))
-        #expect(waitUntil(timeout: 5) { handler.events == [.opened, .idleClosed] })
+        expectSweepCloses(listener, client, handler, as: .idleClosed)
         #expect(handler.lines == 1)
     }
 
@@ -82,9 +89,7 @@ struct TCPListenerClockTests {
         client.write("whole.metric 1 1700000000\ncpu.load 123")  // cut from `cpu.load 12345 1700000000`
         try #require(waitUntil(timeout: 5) { handler.lines == 1 })
         clock.advance(by: 31)
-        #expect(listener.sweep() == 1)
-        #expect(client.closedByPeer(timeout: 5))
-        #expect(waitUntil(timeout: 5) { handler.events == [.opened, .idleClosed] })
+        expectSweepCloses(listener, client, handler, as: .idleClosed)
         #expect(handler.lines == 1, "the unfinished line was handed over as a line")
         #expect(handler.thrownAway == ["cpu.load 123".utf8.count])
     }
@@ -104,9 +109,7 @@ struct TCPListenerClockTests {
         #expect(listener.sweep() == 0)
         #expect(listener.openConnections == 1)
         clock.advance(byNanoseconds: 1)
-        #expect(listener.sweep() == 1)
-        #expect(client.closedByPeer(timeout: 5))
-        #expect(waitUntil(timeout: 5) { handler.events == [.opened, .readTimeout] })
+        expectSweepCloses(listener, client, handler, as: .readTimeout)
         #expect(handler.lines == 1, "the unfinished line is thrown away")
     }
 }

@@ -58,7 +58,7 @@ func device(_ port: UInt16, community: String, interval: Double, timeout: Double
 
 func number(_ point: Point, _ field: String) -> Double { point.field(field)?.doubleValue ?? -1 }
 
-@Suite("the SNMP poller's schedule")
+@Suite("the SNMP poller's schedule", .ownThreads)
 struct PollerScheduleTests {
     @Test("a dead and a slow device cost only themselves: the healthy device is polled on time, every interval")
     func isolation() throws {
@@ -139,7 +139,7 @@ struct PollerScheduleTests {
     }
 }
 
-@Suite("reloading the SNMP device list")
+@Suite("reloading the SNMP device list", .ownThreads)
 struct PollerReloadTests {
     @Test("unchanged devices keep their state (rates go on), added ones start, removed ones stop")
     func reload() throws {
@@ -162,7 +162,10 @@ struct PollerReloadTests {
         #expect(capture.wait(timeout: 8) { capture in
             capture.statuses(agentA).filter { $0.timestamp > reloadedAt }.count >= 1 && capture.statuses(agentC).count >= 1
         })
-        usleep(1_200_000)  // one more interval: a removed device would have been polled by now
+        // One more interval, as the kept device's next poll shows: all devices have the same
+        // 1 s interval, so a removed one that still ran would have been polled in between.
+        #expect(capture.wait(timeout: 8) { $0.statuses(agentA).filter { $0.timestamp > reloadedAt }.count >= 2 },
+                "waited 8 s for a second poll of the kept device after the reload")
         let points = capture.points
         // A's first poll after the reload has rates: its previous counters were kept.
         let firstAfter = try #require(capture.statuses(agentA).first { $0.timestamp > reloadedAt })

@@ -35,7 +35,7 @@ func value(_ points: [Point], _ measurement: String, instance: String, type: Str
 
 func v2c(_ community: String) -> SNMPCredentials { SNMPCredentials(version: .v2c, community: community) }
 
-@Suite("SNMP against net-snmp's snmpd", .serialized)
+@Suite("SNMP against net-snmp's snmpd", .ownThreads, .serialized)
 struct SNMPDaemonTests {
     static let sha = SNMPDaemon.User(name: "estuary-sha", authProtocol: "SHA", authPassword: "authpass123",
                                      privProtocol: "AES", privPassword: "privpass123")
@@ -120,7 +120,7 @@ struct SNMPDaemonTests {
     }
 }
 
-@Suite("SNMP against a recorded 48-port switch (snmpsim)")
+@Suite("SNMP against a recorded 48-port switch (snmpsim)", .ownThreads)
 struct RecordedSwitchTests {
     let recording = Fixtures.switch48
 
@@ -205,7 +205,7 @@ struct RecordedSwitchTests {
     }
 }
 
-@Suite("SNMP timing against real agents")
+@Suite("SNMP timing against real agents", .ownThreads)
 struct SNMPTimingTests {
     @Test("a dead device: the poll ends after timeout × (retries + 1), up=0, error timeout")
     func deadDevice() throws {
@@ -237,7 +237,7 @@ struct SNMPTimingTests {
     }
 }
 
-@Suite("SNMP discontinuities with a real agent that changes between polls")
+@Suite("SNMP discontinuities with a real agent that changes between polls", .ownThreads)
 struct AgentChangeTests {
     let writer = SNMPPointWriter(rates: true)
 

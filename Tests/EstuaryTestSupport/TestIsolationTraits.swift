@@ -1,3 +1,4 @@
+import Dispatch
 import Testing
 
 /// A trait for the heavy end-to-end suites (real servers, load generators, outages, kill -9,
@@ -5,10 +6,16 @@ import Testing
 /// other such suite runs. The light tests still run beside it; two heavy suites never share
 /// the two cores, the ephemeral ports or the descriptor table.
 ///
+/// Its tests also run on threads of their own (`OwnThreadsExecutor`), not on Swift's
+/// cooperative threads: there are only as many of those as cores, and a heavy test that
+/// blocks one (waiting for a server, a log line, a child) would stall the light tests.
+///
 /// Put it on a suite, with `.serialized` so that its own tests also run one at a time:
 /// `@Suite("spool end to end", .serialized, .runsAlone)`. Never on a suite nested in another
 /// that carries it (the gate is not re-entrant).
 public struct RunsAloneTrait: SuiteTrait, TestTrait, TestScoping {
+    static let gate = TestGate(permits: 1)
+
     public var isRecursive: Bool { false }
 
     public func scopeProvider(for test: Test, testCase: Test.Case?) -> RunsAloneTrait? {
@@ -18,14 +25,14 @@ public struct RunsAloneTrait: SuiteTrait, TestTrait, TestScoping {
 
     public func provideScope(for test: Test, testCase: Test.Case?,
                              performing function: @Sendable () async throws -> Void) async throws {
-        await HeavySuiteGate.shared.enter()
+        await Self.gate.enter()
         do {
-            try await function()
+            try await withTaskExecutorPreference(OwnThreadsExecutor.shared) { try await function() }
         } catch {
-            await HeavySuiteGate.shared.leave()
+            await Self.gate.leave()
             throw error
         }
-        await HeavySuiteGate.shared.leave()
+        await Self.gate.leave()
     }
 }
 
@@ -34,26 +41,79 @@ extension Trait where Self == RunsAloneTrait {
     public static var runsAlone: RunsAloneTrait { RunsAloneTrait() }
 }
 
-/// The gate behind `.runsAlone`: one holder at a time, the others wait in order without
-/// holding a thread.
-actor HeavySuiteGate {
-    static let shared = HeavySuiteGate()
-    private var held = false
+/// The gate behind `.runsAlone` and `.ownThreads`: at most `permits` holders at a time; the
+/// others wait in order without holding a thread.
+actor TestGate {
+    private var free: Int
     private var waiting: [CheckedContinuation<Void, Never>] = []
 
+    init(permits: Int) {
+        free = permits
+    }
+
     func enter() async {
-        if !held {
-            held = true
+        if free > 0 {
+            free -= 1
             return
         }
-        await withCheckedContinuation { waiting.append($0) }  // `held` passes to us on resume
+        await withCheckedContinuation { waiting.append($0) }  // the permit passes to us on resume
     }
 
     func leave() {
         if waiting.isEmpty {
-            held = false
+            free += 1
         } else {
             waiting.removeFirst().resume()
         }
+    }
+}
+
+/// A trait for suites whose tests block on I/O (a real server, a child, a socket, a log line):
+/// each of their tests runs on threads of its own (`OwnThreadsExecutor`), not on Swift's
+/// cooperative threads, of which there are only as many as cores (two such tests waiting at
+/// once used to stall every unit test in the process for 30 s); and at most
+/// `OwnThreadsTrait.concurrentTests` of them run at once, so that the servers they start do
+/// not starve each other of the two cores.
+public struct OwnThreadsTrait: SuiteTrait, TestTrait, TestScoping {
+    /// I/O-bound tests running at once (each test function, with all its cases).
+    public static let concurrentTests = 2
+    static let gate = TestGate(permits: concurrentTests)
+
+    public var isRecursive: Bool { true }
+
+    public func scopeProvider(for test: Test, testCase: Test.Case?) -> OwnThreadsTrait? {
+        // Once around each test function, not around the suite or each case.
+        !test.isSuite && testCase == nil ? self : nil
+    }
+
+    public func provideScope(for test: Test, testCase: Test.Case?,
+                             performing function: @Sendable () async throws -> Void) async throws {
+        await Self.gate.enter()
+        do {
+            try await withTaskExecutorPreference(OwnThreadsExecutor.shared) { try await function() }
+        } catch {
+            await Self.gate.leave()
+            throw error
+        }
+        await Self.gate.leave()
+    }
+}
+
+extension Trait where Self == OwnThreadsTrait {
+    /// Each of this suite's tests runs on threads of its own, off Swift's cooperative pool, and
+    /// at most `OwnThreadsTrait.concurrentTests` such tests run at once.
+    public static var ownThreads: OwnThreadsTrait { OwnThreadsTrait() }
+}
+
+/// A task executor that runs every job on a serial dispatch queue of its own: each gets a
+/// thread outside Swift's cooperative pool (dispatch gives a serial queue its own thread), so a
+/// job that blocks holds only that thread.
+final class OwnThreadsExecutor: TaskExecutor {
+    static let shared = OwnThreadsExecutor()
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        DispatchQueue(label: "estuary.tests.runs-alone").async { job.runSynchronously(on: executor) }
     }
 }
