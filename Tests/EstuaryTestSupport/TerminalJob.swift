@@ -9,17 +9,19 @@ import Foundation
 /// pseudo-terminal, so ^C written to the master side reaches the whole foreground process
 /// group as SIGINT. What the job writes to the terminal is read continuously (a full pty
 /// buffer would block it) and kept. Killed with its process group when the object goes away.
-public final class TerminalJob: @unchecked Sendable {  // `bytes` and `readerShouldStop` under `lock`
+public final class TerminalJob: @unchecked Sendable {  // `bytes`, `readerShouldStop`, `slaveOpen` under `lock`
     /// The session leader (its pid is also the session's and the process group's id).
     public let child: ChildProcess
     private let master: Int32
     /// The slave side, held open here so the master never reads EIO before the job has
     /// opened its side, or after the job ends while its output is still being read.
     private let slave: Int32
+    private var slaveOpen = true
     private let lock = NSLock()
     private var bytes: [UInt8] = []
     private var readerShouldStop = false
-    private let readerDone = DispatchSemaphore(value: 0)
+    /// Entered while the reader thread runs.
+    private let reading = DispatchGroup()
 
     /// Starts `path` with `arguments`, and `environment` added to this process's environment.
     public init(path: String, arguments: [String], environment: [String: String]) throws {
@@ -42,6 +44,7 @@ public final class TerminalJob: @unchecked Sendable {  // `bytes` and `readerSho
         }
         self.master = master
         self.slave = slave
+        reading.enter()
         let reader = Thread { [self] in readTerminal() }
         reader.name = "terminal-job-reader"
         reader.start()
@@ -57,8 +60,8 @@ public final class TerminalJob: @unchecked Sendable {  // `bytes` and `readerSho
         lock.unlock()
         // The reader polls at most 100 ms at a time; only once it has returned are the
         // descriptors closed (closed under it, their numbers could be reused by another test).
-        readerDone.wait()
-        close(slave)
+        reading.wait()
+        closeSlave()
         close(master)
     }
 
@@ -83,16 +86,33 @@ public final class TerminalJob: @unchecked Sendable {  // `bytes` and `readerSho
         waitUntil(timeout: timeout) { output.contains(text) || !child.isRunning } && output.contains(text)
     }
 
-    /// Waits at most `timeout` seconds for the session leader to end; where it is then.
+    /// Waits at most `timeout` seconds for the session leader to end; where it is then. Once
+    /// it has ended, `output` holds everything the job wrote: this side's copy of the terminal
+    /// is closed, and the reader reads up to the end the kernel then reports (EIO), at most 5 s.
     @discardableResult
     public func waitForExit(timeout: Double) -> ChildProcess.Ending {
         child.waitForExit(timeout: timeout)
-        return child.ending
+        let ending = child.ending
+        if ending != .running {
+            closeSlave()
+            _ = reading.wait(timeout: .now() + 5)
+        }
+        return ending
+    }
+
+    /// Closes this side's copy of the slave, once: with the job's copies gone too, the master
+    /// reads what is left and then EIO.
+    private func closeSlave() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard slaveOpen else { return }
+        slaveOpen = false
+        close(slave)
     }
 
     /// Reads the master side until the object goes away.
     private func readTerminal() {
-        defer { readerDone.signal() }
+        defer { reading.leave() }
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
             lock.lock()
