@@ -79,16 +79,25 @@ struct HostileEndToEndTests {
             stalled.append(fd)
             tricklers.append(try #require(connectLoopback(graphitePort)))
         }
-        defer { for fd in stalled + tricklers { close(fd) } }
         let trickleFDs = tricklers
+        let trickled = DispatchSemaphore(value: 0)
         let trickle = Task.detached {
+            defer { trickled.signal() }
             for byte in Array("trickle.metric 1 1700000000\n".utf8) {
+                guard !Task.isCancelled else { return }
                 for fd in trickleFDs {
                     var value = byte
                     _ = send(fd, &value, 1, Int32(MSG_NOSIGNAL))
                 }
                 try? await Task.sleep(nanoseconds: 200_000_000)
             }
+        }
+        defer {
+            // Not one byte more once the descriptors are closed: their numbers go to the next
+            // sockets any test opens, and a byte sent there lands in that test's stream.
+            trickle.cancel()
+            trickled.wait()
+            for fd in stalled + tricklers { close(fd) }
         }
 
         // Valid senders keep flowing: 3 × 2,000 lines at 1,000 lines/s each, during all this.

@@ -176,7 +176,9 @@ struct ReadTimeoutTests {
         stalled.write("stalled.metric 1 17")
         // Trickles a byte every 100 ms: never idle, never done in time.
         let trickler = try #require(TestClient.tcp(to: port))
+        let trickled = DispatchSemaphore(value: 0)
         let trickle = Thread {
+            defer { trickled.signal() }
             for byte in "trickle.metric 1 1700000000\n".utf8.map({ String(UnicodeScalar($0)) }) {
                 trickler.write(byte)
                 usleep(100_000)
@@ -197,6 +199,9 @@ struct ReadTimeoutTests {
         steady.close()
         stalled.close()
         _ = daemon.stop()
+        // Only once the thread has written its last byte: a closed descriptor's number goes to
+        // the next socket any test opens, and a byte written there lands in that test's stream.
+        trickled.wait()
         trickler.close()
         #expect(timedOut.count == 2)
         #expect(metrics.counter("estuary_input", "rejected", [("instance", "graphite"), ("reason", "read_timeout")]).count == 2)
