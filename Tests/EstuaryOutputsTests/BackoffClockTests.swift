@@ -16,15 +16,9 @@ struct BackoffClockTests {
         let clock = ManualClock()
         // Jitter is at most retryMax (0.2 s): the Retry-After of 5 s is the delay, exactly.
         let configuration = testConfiguration(url: server.url)
-        let (logger, _) = capturingLogger()
-        let output = InfluxDBOutput(configuration: configuration, metrics: SelfMetrics(), logger: logger, clock: clock)
-        output.start()
-        defer { _ = output.shutdown(deadline: clock.monotonicNow()) }
-
         // A partial request waits for flush_interval (0.05 s) by the clock.
-        output.enqueue(makeBatch(10, tag: "clock"))
-        clock.advance(by: configuration.flushInterval)
-        output.wakeWriter()
+        let (output, _) = startedOutputByTheClock(configuration, clock: clock, sending: makeBatch(10, tag: "clock"))
+        defer { _ = output.shutdown(deadline: clock.monotonicNow()) }
         try #require(waitUntil(timeout: 5) { output.metrics.retried.count == 1 })
         let failedAt = clock.monotonicNow()
 

@@ -208,13 +208,8 @@ struct FaultTests {
         configuration.password = "wrong"
         // The slow retry (90–100 % of retry_max) is decided by a manual clock: the test moves it.
         let clock = ManualClock()
-        let (logger, logs) = capturingLogger()
-        let output = InfluxDBOutput(configuration: configuration, metrics: SelfMetrics(), logger: logger, clock: clock)
-        output.start()
+        let (output, logs) = startedOutputByTheClock(configuration, clock: clock, sending: makeBatch(30, tag: "auth"))
         defer { _ = output.shutdown(deadline: clock.monotonicNow()) }
-        output.enqueue(makeBatch(30, tag: "auth"))
-        clock.advance(by: configuration.flushInterval)
-        output.wakeWriter()
         let attempts = 4
         for attempt in 1...attempts {
             #expect(waitUntil(timeout: 5) { output.metrics.failedRequests("unauthorized") == attempt },

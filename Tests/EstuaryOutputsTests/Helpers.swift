@@ -1,4 +1,4 @@
-import EstuaryOutputs
+@testable import EstuaryOutputs
 import EstuaryRuntime
 import EstuaryTestSupport
 import Foundation
@@ -84,4 +84,17 @@ func deadline(in seconds: Double) -> UInt64 {
 /// A loopback port nobody listens on (connections are refused).
 func refusedPort() throws -> UInt16 {
     try LoopbackSockets.freePort()
+}
+
+/// An output on a manual clock, started, with `batch` enqueued and its flush interval passed on
+/// the clock (the writer woken): the first request goes out now. Shut it down at the end.
+func startedOutputByTheClock(_ configuration: InfluxDBOutputConfiguration, clock: ManualClock,
+                             sending batch: LineProtocolBatch) -> (InfluxDBOutput, CapturingLogHandler.Store) {
+    let (logger, logs) = capturingLogger()
+    let output = InfluxDBOutput(configuration: configuration, metrics: SelfMetrics(), logger: logger, clock: clock)
+    output.start()
+    output.enqueue(batch)
+    clock.advance(by: configuration.flushInterval)
+    output.wakeWriter()
+    return (output, logs)
 }

@@ -25,14 +25,7 @@ public struct RunsAloneTrait: SuiteTrait, TestTrait, TestScoping {
 
     public func provideScope(for test: Test, testCase: Test.Case?,
                              performing function: @Sendable () async throws -> Void) async throws {
-        await Self.gate.enter()
-        do {
-            try await withTaskExecutorPreference(OwnThreadsExecutor.shared) { try await function() }
-        } catch {
-            await Self.gate.leave()
-            throw error
-        }
-        await Self.gate.leave()
+        try await Self.gate.run(function)
     }
 }
 
@@ -66,6 +59,18 @@ actor TestGate {
             waiting.removeFirst().resume()
         }
     }
+
+    /// `function` holding a permit, on threads of its own (`OwnThreadsExecutor`).
+    nonisolated func run(_ function: @Sendable () async throws -> Void) async throws {
+        await enter()
+        do {
+            try await withTaskExecutorPreference(OwnThreadsExecutor.shared) { try await function() }
+        } catch {
+            await leave()
+            throw error
+        }
+        await leave()
+    }
 }
 
 /// A trait for suites whose tests block on I/O (a real server, a child, a socket, a log line):
@@ -88,14 +93,7 @@ public struct OwnThreadsTrait: SuiteTrait, TestTrait, TestScoping {
 
     public func provideScope(for test: Test, testCase: Test.Case?,
                              performing function: @Sendable () async throws -> Void) async throws {
-        await Self.gate.enter()
-        do {
-            try await withTaskExecutorPreference(OwnThreadsExecutor.shared) { try await function() }
-        } catch {
-            await Self.gate.leave()
-            throw error
-        }
-        await Self.gate.leave()
+        try await Self.gate.run(function)
     }
 }
 
