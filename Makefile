@@ -36,10 +36,10 @@ bench:
 	ESTUARY_BENCH_DEPS=1 scripts/install-deps.sh
 	BENCH_SECONDS=$(BENCH_SECONDS) scripts/bench.sh
 
-# The wire formats must stay free of I/O (see Docs/architecture.md).
+# The wire formats and SNMP's pure layer must stay free of I/O (see Docs/architecture.md).
 lint:
-	@if grep -rnE '^import (Foundation|Dispatch|Glibc)' Sources/EstuaryWire Sources/EstuaryModel; then \
-	  echo "EstuaryWire and EstuaryModel must not import Foundation, Dispatch or Glibc" >&2; exit 1; fi
+	@if grep -rnE '^import (Foundation|Dispatch|Glibc)' Sources/EstuaryWire Sources/EstuaryModel Sources/EstuarySNMP; then \
+	  echo "EstuaryWire, EstuaryModel and EstuarySNMP must not import Foundation, Dispatch or Glibc" >&2; exit 1; fi
 
 # Starts a local InfluxDB under ./data (unless one answers on 127.0.0.1:8086) and runs
 # Estuary with examples/estuary.toml. The script exits with Estuary's status (0 nothing lost,

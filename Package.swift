@@ -31,7 +31,7 @@ let package = Package(
         // collectd's signature and encryption through libcrypto.
         .target(name: "EstuaryCrypto", dependencies: ["EstuaryWire", "CLibcrypto"]),
         // What every runtime part shares: batches of line protocol, self-metrics, clocks.
-        .target(name: "EstuaryRuntime", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "EstuaryRuntime"),
         // Sockets on Dispatch: UDP receivers and TCP listeners. Moves bytes, knows nothing of metrics;
         // reads time from EstuaryRuntime's `Clock`.
         .target(name: "EstuaryIO", dependencies: ["CLinuxDescriptors", "EstuaryRuntime"]),

@@ -27,7 +27,7 @@ for harness in "${harnesses[@]}"; do
     modules=(EstuaryModel EstuaryWire)
     extra=()
     [ "$harness" = FuzzConfig ] && {
-      modules+=(EstuarySNMP Logging EstuaryRuntime CLinuxDescriptors EstuaryIO CTOML TOMLKit EstuaryConfig); extra=(-lstdc++); }
+      modules+=(EstuarySNMP EstuaryRuntime CLinuxDescriptors EstuaryIO CTOML TOMLKit EstuaryConfig); extra=(-lstdc++); }
     objects=()
     for module in "${modules[@]}" "$harness"; do
       while IFS= read -r object; do objects+=("$object"); done < <(find "$scratch/release/$module.build" -name '*.o' | sort)

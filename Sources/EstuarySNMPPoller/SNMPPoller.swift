@@ -164,7 +164,8 @@ final class InputWriter: @unchecked Sendable {  // state confined to `queue`
             if failureLog[agent] == nil {
                 failureLog[agent] = 1
                 logger.warning("SNMP device does not answer (logged once until it answers again)",
-                               metadata: ["snmp.agent": "\(agent)", "snmp.timeout": "\(sample.poll.plan.version.rawValue)"])
+                               metadata: ["snmp.agent": "\(agent)", "snmp.version": "\(sample.poll.plan.version.rawValue)",
+                                          "snmp.waited_seconds": "\((sample.duration * 10).rounded() / 10)"])
             }
         case .failed(let why)?:
             if failureLog[agent] == nil {

@@ -174,7 +174,7 @@ enum LoadTools {
             let server = listen(port: port)
             let totals = Totals()
             let statusFile: FileHandle? = arguments.count == 5 ? {
-                FileManager.default.createFile(atPath: arguments[4], contents: nil)
+                guard FileManager.default.createFile(atPath: arguments[4], contents: nil) else { return nil }
                 return FileHandle(forWritingAtPath: arguments[4])
             }() : nil
             let statusLock = NSLock()

@@ -32,9 +32,9 @@ final class CapturedLog: @unchecked Sendable {  // `lines` behind its mutex
             set { metadata[key] = newValue }
         }
 
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-                 function: String, line: UInt) {
-            let text = "\(level) \(message) \((metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })"
+        func log(event: LogEvent) {
+            let pairs = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            let text = "\(event.level) \(event.message) \(pairs)"
             log.lines.withLock { $0.append(text) }
         }
     }

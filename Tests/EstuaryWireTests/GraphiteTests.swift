@@ -19,7 +19,7 @@ func decodeGraphite(_ text: String, decoder: GraphiteDecoder = graphiteDecoder()
     var points: [Point] = []
     var rejections: [GraphiteRejection] = []
     var stats = GraphiteDecodeStats()
-    Array(text.utf8).withUnsafeBytes { decoder.decode($0, now: now, into: &points, rejections: &rejections, stats: &stats) }
+    _ = Array(text.utf8).withUnsafeBytes { decoder.decode($0, now: now, into: &points, rejections: &rejections, stats: &stats) }
     return (points, rejections, stats)
 }
 
@@ -33,7 +33,7 @@ struct GraphiteLineParserTests {
         ("a 3 -1", "a", 3, nil),                                            // -1: now
         ("a -0.000001 1", "a", -0.000001, 1),
         ("a 1e-300 1", "a", 1e-300, 1),
-        ("a 18446744073709551001 1", "a", 18_446_744_073_709_551_001, 1),
+        ("a 18446744073709551001 1", "a", 18_446_744_073_709_551_616, 1),  // 2^64: the nearest Double
         ("a 99.969257 1", "a", 99.969257, 1),
         ("a.b;dc=eu;role=db 4 5", "a.b", 4, 5),
         ("température.日本 5 6", "température.日本", 5, 6),
