@@ -81,7 +81,8 @@ struct HostileEndToEndTests {
         }
         let trickleFDs = tricklers
         let trickled = DispatchSemaphore(value: 0)
-        let trickle = Task.detached {
+        // On threads of its own: starved of Swift's cooperative threads, it would not trickle.
+        let trickle = Task(executorPreference: OwnThreadsExecutor.shared) {
             defer { trickled.signal() }
             for byte in Array("trickle.metric 1 1700000000\n".utf8) {
                 guard !Task.isCancelled else { return }

@@ -245,14 +245,15 @@ struct FloodTests {
             let total = sent.count.add(datagrams.count, ordering: .relaxed).newValue
             return waitUntil(timeout: 30) { read.count >= total - burst }
         }
-        let flooder = Task.detached {
+        // Blocking senders, on threads of their own (not Swift's cooperative ones).
+        let flooder = Task(executorPreference: OwnThreadsExecutor.shared) {
             let client = TestClient.udp()
             defer { client.close() }
             for start in stride(from: 0, to: flood, by: burst) {
                 guard sendBurst(client, (start..<min(flood, start + burst)).map { malformed[$0 % malformed.count] }) else { return }
             }
         }
-        let sender = Task.detached {
+        let sender = Task(executorPreference: OwnThreadsExecutor.shared) {
             let client = TestClient.udp()
             defer { client.close() }
             for start in stride(from: 0, to: valid, by: 100) {

@@ -96,7 +96,7 @@ struct Fixture {
     func segmentFile(_ spool: Spool, _ seq: UInt64) -> String { spool.segmentPath(seq) }
 }
 
-@Suite("Spool: records on disk")
+@Suite("Spool: records on disk", .ownThreads)
 struct SpoolTests {
     @Test("records come back in the order written, with their lines; delivered segments are deleted")
     func order() throws {

@@ -106,10 +106,13 @@ extension Trait where Self == OwnThreadsTrait {
 /// A task executor that runs every job on a serial dispatch queue of its own: each gets a
 /// thread outside Swift's cooperative pool (dispatch gives a serial queue its own thread), so a
 /// job that blocks holds only that thread.
-final class OwnThreadsExecutor: TaskExecutor {
-    static let shared = OwnThreadsExecutor()
+///
+/// A test's own unstructured tasks do not inherit it: start them with
+/// `Task(executorPreference: OwnThreadsExecutor.shared) { … }` when they block or pace.
+public final class OwnThreadsExecutor: TaskExecutor {
+    public static let shared = OwnThreadsExecutor()
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         let executor = asUnownedTaskExecutor()
         DispatchQueue(label: "estuary.tests.runs-alone").async { job.runSynchronously(on: executor) }
