@@ -92,7 +92,8 @@ let package = Package(
         .target(name: "FuzzConfig", dependencies: ["EstuaryConfig"], path: "Fuzz/FuzzConfig"),
 
         // Shared by the test targets: golden fixtures, point comparison, a real influxd, a scripted HTTP server.
-        .target(name: "EstuaryTestSupport", dependencies: ["EstuaryModel", "EstuaryWire", "EstuaryCompression", "CLinuxDescriptors"],
+        .target(name: "EstuaryTestSupport", dependencies: ["EstuaryModel", "EstuaryWire", "EstuaryCompression", "EstuaryRuntime",
+                                                          "CLinuxDescriptors"],
                 path: "Tests/EstuaryTestSupport"),
         .testTarget(name: "EstuaryWireTests",
                     dependencies: ["EstuaryWire", "EstuaryModel", "EstuaryCrypto", "EstuaryFiles", "EstuaryTestSupport"],

@@ -3,6 +3,7 @@ import CLinuxDescriptors
 import Glibc
 #endif
 import EstuaryCompression
+import EstuaryRuntime
 import Foundation
 
 /// A loopback HTTP/1.1 server whose answers a test scripts, request by request, and which
@@ -137,11 +138,7 @@ public final class ScriptedHTTPServer: @unchecked Sendable {
 
     // MARK: - Threads
 
-    private static func monotonicNow() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-    }
+    private static func monotonicNow() -> UInt64 { MonotonicClock.now() }
 
     private var shouldStop: Bool {
         lock.lock()

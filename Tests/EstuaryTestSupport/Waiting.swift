@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EstuaryRuntime
 import Foundation
 
 /// A bounded wait gave up: what it waited for, and how long.
@@ -24,11 +25,7 @@ public struct MonotonicDeadline: Sendable {
         end = Self.now() &+ UInt64(max(0, seconds) * 1e9)
     }
 
-    static func now() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-    }
+    static func now() -> UInt64 { MonotonicClock.now() }
 
     public var passed: Bool { Self.now() >= end }
 
